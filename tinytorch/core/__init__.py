@@ -1,0 +1,1 @@
+"""The modules students build: tensor, activations, layers, losses (generated from `modules/`)."""

@@ -1,0 +1,238 @@
+"""The `tito` command line. Only argparse at start-up: each command imports what it needs when it runs."""
+import argparse
+import sys
+
+EXIT_OK, EXIT_FAIL, EXIT_USAGE = 0, 1, 2
+
+MODULE_HELP = "a module: 04_losses, 04, 4 or losses (see `tito list`)"
+
+DESCRIPTION = """\
+tito runs the tinytorch course: export your notebook to the package, test it, see what is left.
+Run it anywhere inside the course (the folder holding settings.ini, or below it)."""
+
+EPILOG = """\
+typical session:
+  tito list                 where every module stands
+  tito export 04_losses     notebook -> tinytorch/core/losses.py
+  tito test 04_losses       the notebook's checks, then tests/04_losses/
+  tito complete 04          export + test + what to do next
+
+exit status: 0 success, 1 failure (tests failed, notebook refused, ...), 2 bad usage.
+Output is plain when piped or when NO_COLOR is set."""
+
+
+def _add_module_arg(p: argparse.ArgumentParser, allow_all: bool):
+    p.add_argument("module", nargs="?", help=MODULE_HELP)
+    p.add_argument("--module", "-m", dest="module_opt", metavar="MODULE", help="the same, as an option")
+    if allow_all:
+        p.add_argument("--all", action="store_true", help="every module, in order")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    fmt = argparse.RawDescriptionHelpFormatter
+    parser = argparse.ArgumentParser(prog="tito", description=DESCRIPTION, epilog=EPILOG, formatter_class=fmt)
+    parser.add_argument("--version", action="version", version=f"tito {_version()}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    sub.add_parser("list", help="each module, its notebook, its export target and status", formatter_class=fmt,
+                   description="Each module with its notebook, the package file it exports to, whether that export\n"
+                               "is up to date with the notebook, and whether its tests last passed.",
+                   epilog="example:\n  tito list")
+
+    p = sub.add_parser("export", help="notebook -> package (tinytorch/core/...)", formatter_class=fmt,
+                       description="Export a module's notebook into the package with nbdev. A notebook with a syntax\n"
+                                   "error or without `#| default_exp` is refused and the package file is left as it was.\n"
+                                   "Notebooks are never written to.",
+                       epilog="examples:\n  tito export 04_losses\n  tito export --all")
+    _add_module_arg(p, allow_all=True)
+
+    p = sub.add_parser("test", help="run a module's inline checks, then its tests", formatter_class=fmt,
+                       description="Run the notebook's own checks (its code cells, in order), then tests/NN_name/ with\n"
+                                   "pytest against this course's exported package. One line per failing check, then a\n"
+                                   "summary. Export first (tito export) if you changed the notebook.",
+                       epilog="examples:\n  tito test 04_losses\n  tito test --all\n  tito test 4 --verbose")
+    _add_module_arg(p, allow_all=True)
+    p.add_argument("--verbose", "-v", action="store_true", help="list every failing check, not only the first 40")
+
+    p = sub.add_parser("complete", help="export + test + what to do next", formatter_class=fmt,
+                       description="The student's 'done': export the module, test it, and say what passed, what failed\n"
+                                   "and where to look, and what comes next. Exit 0 only if the module is complete.",
+                       epilog="example:\n  tito complete 04_losses")
+    _add_module_arg(p, allow_all=False)
+
+    p = sub.add_parser("release", help="write the student copy of the course", formatter_class=fmt,
+                       description="Write the student copy of the whole course to DIR: every solution block replaced by\n"
+                                   "a stub raising NotImplementedError('Task NN.K: implement NAME'), outputs cleared, the\n"
+                                   "package exported from the stubs. Refuses a non-empty DIR unless --force; with --force\n"
+                                   "the old contents are moved to DIR.backup-TIMESTAMP, never deleted.",
+                       epilog="example:\n  tito release --to ../tinytorch-student")
+    p.add_argument("--to", required=True, metavar="DIR", help="where to write the copy (outside the course)")
+    p.add_argument("--force", action="store_true", help="replace a non-empty DIR, keeping its contents in a backup")
+
+    p = sub.add_parser("site", help="the documentation site", formatter_class=fmt,
+                       description="Build the documentation site from the executed notebooks (needs the `site` extra:\n"
+                                   "pip install -e '.[site]').",
+                       epilog="example:\n  tito site build")
+    site_sub = p.add_subparsers(dest="site_command", metavar="ACTION", required=True)
+    b = site_sub.add_parser("build", help="build the site into site/_build/html", formatter_class=fmt,
+                            description="Build the site; a second build without changes reuses the executed notebooks.",
+                            epilog="example:\n  tito site build")
+    b.add_argument("--clean", action="store_true", help="start from scratch (drop the build and execution cache)")
+    return parser
+
+
+def _version() -> str:
+    from tito import __version__
+
+    return __version__
+
+
+def _module_name(args, parser) -> str | None:
+    if args.module and args.module_opt and args.module != args.module_opt:
+        parser.error(f"two different modules given: '{args.module}' and '{args.module_opt}'")
+    return args.module or args.module_opt
+
+
+def _modules(course, args, parser):
+    name = _module_name(args, parser)
+    if getattr(args, "all", False):
+        if name:
+            parser.error("give a module or --all, not both")
+        if not course.modules:
+            from tito.errors import TitoError
+
+            raise TitoError(f"no modules in {course.rel(course.nbs_path)}/")
+        return course.modules
+    if not name:
+        parser.error(f"name a module ({MODULE_HELP})" + (" or --all" if hasattr(args, "all") else ""))
+    return [course.module(name)]
+
+
+def cmd_list(course, args, parser, ui) -> int:
+    from tito.export import export_status
+
+    rows = []
+    state = course.load_state()
+    for m in course.modules:
+        try:
+            target = course.rel(course.target(m))
+        except Exception as e:  # a broken notebook is a row, not a crash
+            target = f"? ({e})"
+        test = state.get(m.slug, {}).get("test")
+        tests = "never run" if not test else f"{'passed' if test['passed'] else 'FAILED'} ({test['at'][:16].replace('T', ' ')} UTC)"
+        rows.append([m.slug, course.rel(m.notebook), target, export_status(course, m), tests])
+    if not rows:
+        ui.line(f"no modules in {course.rel(course.nbs_path)}/")
+        return EXIT_OK
+    ui.table(["module", "notebook", "exports to", "export", "tests last run"], rows)
+    return EXIT_OK
+
+
+def cmd_export(course, args, parser, ui) -> int:
+    from tito.export import export_module
+
+    for m in _modules(course, args, parser):
+        with ui.status(f"exporting {course.rel(m.notebook)}"):
+            results = export_module(course, m)
+        for r in results:
+            ui.ok(f"{m.slug}: {course.rel(r.target)} " + ("written" if r.changed else "unchanged"))
+    return EXIT_OK
+
+
+def cmd_test(course, args, parser, ui) -> int:
+    from tito.testing import run_module_tests
+
+    modules = _modules(course, args, parser)
+    failed = []
+    for m in modules:
+        ui.heading(f"== {m.slug}")
+        if not run_module_tests(course, m, ui, verbose=args.verbose):
+            failed.append(m.slug)
+    if failed:
+        ui.error(f"tests failed for {', '.join(failed)}")
+        return EXIT_FAIL
+    if len(modules) > 1:
+        ui.ok(f"all {len(modules)} modules passed")
+    return EXIT_OK
+
+
+def cmd_complete(course, args, parser, ui) -> int:
+    from tito.export import export_module
+    from tito.testing import run_module_tests, task_locations
+
+    (m,) = _modules(course, args, parser)
+    with ui.status(f"exporting {course.rel(m.notebook)}"):
+        for r in export_module(course, m):
+            ui.ok(f"exported {course.rel(r.target)}")
+    ui.heading(f"== {m.slug}")
+    passed = run_module_tests(course, m, ui)
+    ui.line("")
+    if passed:
+        later = [x for x in course.modules if x.number > m.number]
+        ui.ok(f"{m.slug} is complete.")
+        if later:
+            ui.line(f"      Next: {later[0].slug} ({course.rel(later[0].notebook)}), then `tito complete {later[0].slug}`.")
+        else:
+            ui.line("      That was the last module. `tito list` shows the whole course.")
+        return EXIT_OK
+    left = task_locations(course, m)
+    if left:
+        ui.line(f"      Still to do in {course.rel(m.notebook)}:")
+        for task_id, (name, cell) in sorted(left.items(), key=lambda kv: [int(p) for p in kv[0].split(".")]):
+            ui.line(f"        Task {task_id}: implement {name} (cell {cell})")
+    ui.line(f"      Fix the first failure above, then run `tito complete {m.slug}` again.")
+    ui.error(f"{m.slug} is not complete yet")
+    return EXIT_FAIL
+
+
+def cmd_release(course, args, parser, ui) -> int:
+    from tito.release import release
+
+    to = release(course, args.to, args.force, ui)
+    ui.ok(f"student copy written to {to}")
+    ui.line(f"      cd {to} && tito list")
+    return EXIT_OK
+
+
+def cmd_site(course, args, parser, ui) -> int:
+    from tito.errors import TitoError
+
+    try:
+        from tito.site import build
+    except ImportError as e:
+        raise TitoError(f"the site builder is not available: {e}") from None
+    try:
+        index = build(course.root, clean=args.clean, echo=ui.line)
+    except RuntimeError as e:
+        raise TitoError(str(e)) from None
+    ui.ok(f"site built: {index}")
+    return EXIT_OK
+
+
+COMMANDS = {"list": cmd_list, "export": cmd_export, "test": cmd_test, "complete": cmd_complete,
+            "release": cmd_release, "site": cmd_site}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not args.command:
+        parser.print_help()
+        return EXIT_USAGE
+    from tito.course import Course
+    from tito.errors import TitoError
+    from tito.ui import UI
+
+    ui = UI()
+    try:
+        return COMMANDS[args.command](Course.find(), args, parser, ui)
+    except TitoError as e:
+        ui.error(str(e))
+        return EXIT_FAIL
+    except KeyboardInterrupt:
+        ui.error("interrupted")
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

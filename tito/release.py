@@ -1,0 +1,132 @@
+"""`tito release`: the student copy of the course, every solution replaced by a stub that names its task."""
+import json
+import re
+import shutil
+import tempfile
+from datetime import datetime
+from pathlib import Path
+
+from tito.course import Course, cell_source, read_notebook
+from tito.errors import TitoError
+
+BEGIN, END = "### BEGIN SOLUTION", "### END SOLUTION"
+_DEF = re.compile(r"^(\s*)(?:async\s+)?(def|class)\s+(\w+)")
+# Never copied: version control, environments, caches and build output.
+SKIP = {".git", ".venv", "venv", "__pycache__", ".pytest_cache", ".hypothesis", ".ipynb_checkpoints",
+        ".tito", ".jupyter_cache", "build", "dist"}
+SKIP_PATHS = {"site/_build", "site/_generated"}
+
+
+def _enclosing_name(lines: list[str], indent: int) -> str | None:
+    """The qualified name (Class.method) of the def that a solution block at `indent` sits in."""
+    names, limit = [], indent
+    for line in reversed(lines):
+        m = _DEF.match(line)
+        if m and len(m.group(1)) < limit:
+            names.append(m.group(3))
+            limit = len(m.group(1))
+            if limit == 0:
+                break
+    return ".".join(reversed(names)) or None
+
+
+def strip_solutions(source: str, module_number: int, first_task: int, where: str) -> tuple[str, list[str]]:
+    """Replace each solution block in one cell's source by a stub; return the new source and the task ids used."""
+    out, tasks, block_start = [], [], None
+    for lineno, line in enumerate(source.splitlines(keepends=True), 1):
+        marker = line.strip()
+        if marker == BEGIN:
+            if block_start is not None:
+                raise TitoError(f"{where}: `{BEGIN}` on line {lineno} opens a block inside the one opened on line {block_start}")
+            block_start = lineno
+            indent = line[: len(line) - len(line.lstrip())]
+            name = _enclosing_name([ln.rstrip("\n") for ln in out], len(indent))
+            if name is None:
+                raise TitoError(f"{where}: the solution block on line {lineno} is not inside a function")
+            task = f"{module_number:02d}.{first_task + len(tasks)}"
+            tasks.append(task)
+            out.append(f'{indent}raise NotImplementedError("Task {task}: implement {name}")\n')
+        elif marker == END:
+            if block_start is None:
+                raise TitoError(f"{where}: `{END}` on line {lineno} has no `{BEGIN}` before it")
+            block_start = None
+        elif block_start is None:
+            out.append(line)
+    if block_start is not None:
+        raise TitoError(f"{where}: `{BEGIN}` on line {block_start} has no matching `{END}`")
+    return "".join(out), tasks
+
+
+def student_notebook(course: Course, notebook: Path, module_number: int) -> dict:
+    """The notebook with solutions stubbed and outputs cleared; cell ids and everything else kept."""
+    nb = read_notebook(notebook, course)
+    next_task = 1
+    for number, cell in enumerate(nb["cells"], 1):
+        if cell.get("cell_type") != "code":
+            continue
+        where = f"{course.rel(notebook)} cell {number}"
+        source, tasks = strip_solutions(cell_source(cell), module_number, next_task, where)
+        next_task += len(tasks)
+        cell["source"] = source.splitlines(keepends=True)
+        cell["outputs"] = []
+        cell["execution_count"] = None
+    return nb
+
+
+def _copy_course(src: Path, dest: Path):
+    def ignore(folder, names):
+        rel = Path(folder).resolve().relative_to(src)
+        return {n for n in names if n in SKIP or n.endswith(".egg-info") or (rel / n).as_posix() in SKIP_PATHS}
+
+    shutil.copytree(src, dest, ignore=ignore, symlinks=True)
+
+
+def release(course: Course, to: Path, force: bool, ui) -> Path:
+    to = Path(to).expanduser().resolve()
+    if to == course.root or course.root in to.parents:
+        raise TitoError(f"{to} is inside the course; write the student copy to a folder outside {course.root}")
+    if to.exists() and not to.is_dir():
+        raise TitoError(f"{to} exists and is not a folder")
+    existing = sorted(p.name for p in to.iterdir()) if to.is_dir() else []
+    if existing and not force:
+        raise TitoError(f"{to} is not empty ({len(existing)} entries); use --force to replace it (its contents are kept in a backup)")
+    # Stub every notebook first: a broken solution block stops the release before anything is written.
+    students = {m.notebook: student_notebook(course, m.notebook, m.number) for m in course.modules}
+
+    to.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{to.name}.tito-", dir=to.parent))
+    try:
+        copy = staging / "course"
+        with ui.status(f"copying the course to {to}"):
+            _copy_course(course.root, copy)
+        for notebook, nb in students.items():
+            target = copy / notebook.relative_to(course.root)
+            target.write_text(json.dumps(nb, indent=1, ensure_ascii=False, sort_keys=True) + "\n", encoding="utf-8")
+        from tito.export import export_module
+
+        student_course = Course(copy)
+        for m in student_course.modules:
+            with ui.status(f"exporting {m.slug} from the stubs"):
+                export_module(student_course, m)
+        _check_no_solutions(student_course)
+        backup = None
+        if to.exists():
+            if existing:
+                backup = to.with_name(f"{to.name}.backup-{datetime.now():%Y%m%d-%H%M%S}")
+                to.rename(backup)
+            else:
+                to.rmdir()
+        copy.rename(to)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    if backup:
+        ui.line(f"      the previous contents of {to} are kept in {backup}")
+    return to
+
+
+def _check_no_solutions(course: Course):
+    """Belt and braces: no marker and no reference code may ship in the copy's notebooks or package."""
+    for path in [*course.nbs_path.rglob("*.ipynb"), *course.lib_path.rglob("*.py")]:
+        text = path.read_text(encoding="utf-8")
+        if BEGIN in text or END in text:
+            raise TitoError(f"internal error: {course.rel(path)} still holds a solution marker; nothing was released")
