@@ -64,7 +64,7 @@ class UI:
     def status(self, text: str):
         """A spinner on a terminal; a single progress line otherwise."""
         if self.fancy:
-            with self.console.status(text):
+            with self.console.status(text, spinner="line"):  # ASCII: any console can draw it
                 yield
         else:
             print(f"...   {text}", flush=True)

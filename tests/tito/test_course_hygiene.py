@@ -1,0 +1,43 @@
+"""The committed course itself: notebooks are clean sources, and the package is what they export."""
+import json
+import re
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+NOTEBOOKS = sorted((REPO / "modules").glob("*/*.ipynb"))
+ID = re.compile(r"^[a-zA-Z0-9-_]{1,64}$")
+
+
+def test_the_course_has_its_four_modules():
+    assert [p.parent.name for p in NOTEBOOKS] == ["01_tensor", "02_activations", "03_layers", "04_losses"]
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.parent.name)
+def test_notebook_is_committed_without_outputs_and_with_stable_ids(path):
+    nb = json.loads(path.read_text(encoding="utf-8"))
+    assert (nb["nbformat"], nb["nbformat_minor"]) >= (4, 5)
+    ids = [c.get("id") for c in nb["cells"]]
+    assert all(i and ID.match(i) for i in ids), ids
+    assert len(set(ids)) == len(ids)
+    for c in nb["cells"]:
+        if c["cell_type"] == "code":
+            assert c["outputs"] == [] and c["execution_count"] is None, c["id"]
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.parent.name)
+def test_notebook_starts_with_default_exp_and_has_a_readme(path):
+    first = "".join(json.loads(path.read_text(encoding="utf-8"))["cells"][0]["source"])
+    assert re.match(r"#\| default_exp core\.\w+", first)
+    assert (path.parent / "README.md").is_file()
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.parent.name)
+def test_exported_package_is_up_to_date_with_its_notebook(path):
+    from tito.course import Course
+    from tito.export import export_status
+
+    course = Course(REPO)
+    module = course.module(path.parent.name)
+    assert export_status(course, module) == "up to date"
