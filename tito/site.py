@@ -38,8 +38,8 @@ _SITE_REQUIREMENTS = {
     "matplotlib": "matplotlib",
     "ipykernel": "ipykernel",
 }
-_DIRECTIVE = re.compile(r"^\s*#\|\s*([\w-]+)")
-_SOLUTION_MARKER = re.compile(r"^\s*### (BEGIN|END) SOLUTION\s*$")
+_DIRECTIVE = re.compile(r"^\s*#\s*\|\s*([\w-]+)")
+_NO_EVAL = re.compile(r"^\s*#\s*\|\s*eval\s*:\s*false", re.MULTILINE)
 _EXPORT_DIRECTIVES = {"export", "exporti", "exports"}
 
 
@@ -64,12 +64,13 @@ def build(root: pathlib.Path, *, clean: bool = False, echo=print) -> pathlib.Pat
         shutil.rmtree(generated, ignore_errors=True)
 
     modules = generate_pages(root, nbs_path=nbs_path, lib_path=lib_path, echo=echo)
+    sources = {docname: notebook.relative_to(root).as_posix() for docname, notebook in modules.items()}
     _drop_stale_cache(build_dir, _code_fingerprint(root, lib_path), echo)
 
-    echo("running Sphinx (executes the pages; a fresh build takes about a minute)")
+    echo("running Sphinx (pages whose code or package changed are executed again)")
     html = build_dir / "html"
     command = [
-        sys.executable, "-m", "sphinx", "-W", "-b", "html",
+        sys.executable, "-m", "sphinx", "-W", "--keep-going", "-b", "html",
         "-d", str(build_dir / "doctrees"), str(site), str(html),
     ]
     env = dict(os.environ)
@@ -77,13 +78,13 @@ def build(root: pathlib.Path, *, clean: bool = False, echo=print) -> pathlib.Pat
     env.setdefault("PYDEVD_DISABLE_FILE_VALIDATION", "1")  # no debugger notice from each kernel
     env.setdefault("JUPYTER_PLATFORM_DIRS", "1")
     env.pop("MPLBACKEND", None)  # the kernel's inline backend draws with Agg
-    result = _run_sphinx(command, root, env, echo)
+    result = _run_sphinx(command, root, env, echo, sources)
     if result:
         raise RuntimeError(result)
     index = html / "index.html"
     if not index.is_file():
         raise RuntimeError(f"Sphinx finished but wrote no {index}")
-    echo(f"built {len(modules)} module page(s) in {time.perf_counter() - started:.1f} s")
+    echo(f"site ready ({len(modules)} module page(s)) in {time.perf_counter() - started:.1f} s")
     echo(f"the site is at {index}")
     return index
 
@@ -97,30 +98,51 @@ def _paths(root: pathlib.Path) -> tuple[pathlib.Path, pathlib.Path]:
     return root / settings.get("nbs_path", "modules"), root / settings.get("lib_path", "tinytorch")
 
 
-def _run_sphinx(command, root, env, echo) -> str | None:
-    """Run Sphinx, echo its progress; return None on success, else the one-line reason."""
+_ANSI = re.compile(r"\x1b\[[0-9;]*m")
+_EXCEPTION_LINE = re.compile(r"^\w*(Error|Exception|Exit|Interrupt)(: .*)?$")
+_SPHINX_PROBLEM = re.compile(r"(WARNING|ERROR|CRITICAL): ")
+
+
+def _run_sphinx(command, root, env, echo, sources) -> str | None:
+    """Run Sphinx and echo its progress; return None on success, else the one-line reason."""
     process = subprocess.Popen(
         command, cwd=root, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
     )
-    problems, tail = [], []
-    for line in process.stdout:
-        line = line.rstrip()
+    site = str(root / "site") + os.sep
+    problems, tail, failed_cell = [], [], None
+    for raw in process.stdout:
+        line = _ANSI.sub("", raw.rstrip())
         tail = (tail + [line])[-40:]
-        if "WARNING:" in line or "ERROR:" in line or "CRITICAL:" in line:
+        page = line.split(":", 1)[0].replace(site, "").rsplit(".", 1)[0]
+        ours = line.startswith(site)  # Sphinx's crash report repeats these lines, indented
+        if ours and "Executing notebook failed" in line:
             problems.append(line)
-            echo(line)
-        elif line.startswith(("Executing notebook", "Executed notebook", "build succeeded",
-                              "build finished", "The HTML pages are in")) or "notebook failed" in line:
+            echo(f"  executing {page} failed")
+        elif ours and "Executing notebook" in line:
+            echo(f"  executing {page}")
+        elif ours and "Executed notebook in" in line:
+            echo(f"  executed {page} in {line.split('Executed notebook in', 1)[1].split('[')[0].strip()}")
+        elif ours and "Using cached notebook" in line:
+            echo(f"  {page}: outputs from the execution cache")
+        elif _SPHINX_PROBLEM.search(line) and not line.startswith(("[", " ")):  # not "[IPKernelApp] WARNING |"
+            problems.append(line)
+            echo(line.replace(site, "site/"))
+        elif problems and _EXCEPTION_LINE.match(line) and "Traceback" not in line and failed_cell is None:
+            failed_cell = line.strip()
+        elif line.startswith(("build succeeded", "build finished")):
             echo("  " + line)
-        elif line.startswith(("reading sources...", "writing output...")) and "100%" in line:
-            echo("  " + line.split("]")[-1].strip() if "]" in line else "  " + line)
     code = process.wait()
     if code == 0:
         return None
     if problems:
-        first = problems[0].replace(str(root) + os.sep, "")
+        first = problems[0]
+        if "Executing notebook failed" in first:
+            page = first.split(":", 1)[0].replace(site, "").rsplit(".", 1)[0]
+            docname = page.rsplit("/", 1)[-1]
+            where = sources.get(docname, page)
+            return f"executing {where} for the site failed: {failed_cell or 'see the traceback above'}"
         more = f" (and {len(problems) - 1} more above)" if len(problems) > 1 else ""
-        return f"the site build failed, warnings are errors: {first}{more}"
+        return f"the site build failed (warnings are errors): {first.replace(site, 'site/')}{more}"
     for line in tail:
         echo(line)
     last = next((line for line in reversed(tail) if line.strip()), "no output")
@@ -129,11 +151,15 @@ def _run_sphinx(command, root, env, echo) -> str | None:
 
 # --- step 1: the generated pages -----------------------------------------------------------
 
-def generate_pages(root: pathlib.Path, *, nbs_path: pathlib.Path, lib_path: pathlib.Path, echo=print) -> list[str]:
-    """Write site/_generated/: the module pages, their toctree and the API page; return the docnames."""
+def generate_pages(root: pathlib.Path, *, nbs_path: pathlib.Path, lib_path: pathlib.Path,
+                   echo=print) -> dict[str, pathlib.Path]:
+    """Write site/_generated/: the module pages, their toctree and the API page.
+
+    Returns {docname: source notebook} of the module pages, in course order.
+    """
     generated = root / "site" / "_generated"
     (generated / "modules").mkdir(parents=True, exist_ok=True)
-    pages = []  # (docname, title)
+    pages, sources = [], {}  # pages: (docname, title)
     exported = []  # default_exp targets in course order
     for notebook in module_notebooks(nbs_path):
         docname = _docname(notebook)
@@ -141,6 +167,7 @@ def generate_pages(root: pathlib.Path, *, nbs_path: pathlib.Path, lib_path: path
         page, title, target = site_notebook(source)
         _write_if_changed(generated / "modules" / f"{docname}.ipynb", json.dumps(page, indent=1, ensure_ascii=False) + "\n")
         pages.append((docname, title or docname))
+        sources[docname] = notebook
         if target:
             exported.append(target)
     keep = {f"{docname}.ipynb" for docname, _ in pages}
@@ -159,7 +186,7 @@ def generate_pages(root: pathlib.Path, *, nbs_path: pathlib.Path, lib_path: path
     _write_if_changed(generated / "toctree.inc", "\n".join(lines + ["```" if pages else ""]) + "\n")
 
     _write_if_changed(generated / "api.rst", api_page(root, lib_path, exported))
-    return [docname for docname, _ in pages]
+    return sources
 
 
 def module_notebooks(nbs_path: pathlib.Path) -> list[pathlib.Path]:
@@ -180,18 +207,20 @@ def _docname(notebook: pathlib.Path) -> str:
 def site_notebook(source: dict) -> tuple[dict, str | None, str | None]:
     """The page version of a module notebook: (notebook, its title, its default_exp target).
 
-    nbdev's `#|` lines and the solution markers are removed from the code; a cell that held only
-    directives disappears; a cell that only imports what the module exports is kept (the later
-    cells need it) but hidden. Outputs are cleared: the build executes the page.
+    nbdev's `#|` lines are removed from the code (the `### BEGIN/END SOLUTION` markers stay: they
+    show the reader what a student writes); a cell that held only directives disappears; a cell
+    that only imports what the module exports is kept (the later cells need it) but hidden; an
+    `#| eval: false` cell is shown and not run. Outputs are cleared: the build executes the page.
     """
     cells, title, target = [], None, None
-    for cell in source.get("cells", []):
+    for number, cell in enumerate(source.get("cells", []), 1):
         text = "".join(cell.get("source", ""))
+        cell_id = cell.get("id") or f"cell-{number}"
         if cell.get("cell_type") == "markdown":
             if title is None:
                 match = re.search(r"^#\s+(.+?)\s*$", text, flags=re.MULTILINE)
                 title = match.group(1) if match else None
-            cells.append({"cell_type": "markdown", "id": cell.get("id"), "metadata": {}, "source": text})
+            cells.append({"cell_type": "markdown", "id": cell_id, "metadata": {}, "source": text})
             continue
         if cell.get("cell_type") != "code":
             continue
@@ -202,7 +231,7 @@ def site_notebook(source: dict) -> tuple[dict, str | None, str | None]:
                 directives.append(match.group(1))
                 if match.group(1) == "default_exp" and target is None:
                     target = line.split("default_exp", 1)[1].strip() or None
-            elif not _SOLUTION_MARKER.match(line):
+            else:
                 kept.append(line)
         code = "\n".join(kept).strip("\n")
         if not code.strip():
@@ -210,15 +239,12 @@ def site_notebook(source: dict) -> tuple[dict, str | None, str | None]:
         tags = []
         if "hide" in directives or (_EXPORT_DIRECTIVES & set(directives) and _only_imports(code)):
             tags.append("remove-cell")
-        if any(d in ("eval", "skip") for d in directives) and re.search(r"#\|\s*eval:\s*false", text):
+        if _NO_EVAL.search(text):
             tags.append("skip-execution")
         cells.append({
-            "cell_type": "code", "id": cell.get("id"), "metadata": {"tags": tags} if tags else {},
+            "cell_type": "code", "id": cell_id, "metadata": {"tags": tags} if tags else {},
             "execution_count": None, "outputs": [], "source": code,
         })
-    for cell in cells:
-        if not cell["id"]:
-            del cell["id"]
     metadata = {
         "kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"},
         "language_info": {"name": "python"},
@@ -266,7 +292,13 @@ def _write_if_changed(path: pathlib.Path, text: str) -> None:
 # --- the execution cache follows the code, not only the pages -------------------------------
 
 def _code_fingerprint(root: pathlib.Path, lib_path: pathlib.Path) -> str:
+    """A hash of what the executed pages depend on besides their own code: the package, the
+    benchmark script, and which Python, NumPy and PyTorch (if any) run them."""
     digest = hashlib.sha256()
+    for name in ("numpy", "torch"):
+        spec = importlib.util.find_spec(name)
+        digest.update(f"{name}={spec.origin if spec else None}\0".encode())
+    digest.update(f"{sys.executable}\0{sys.version}\0".encode())
     for folder in (lib_path, root / "benchmarks"):
         for path in sorted(folder.rglob("*.py")) if folder.is_dir() else []:
             digest.update(str(path.relative_to(root)).encode() + b"\0" + path.read_bytes() + b"\0")
@@ -278,7 +310,7 @@ def _drop_stale_cache(build_dir: pathlib.Path, fingerprint: str, echo) -> None:
     stamp = build_dir / "code-fingerprint"
     previous = stamp.read_text().strip() if stamp.is_file() else None
     if previous is not None and previous != fingerprint:
-        echo("the package changed since the last build: executing every page again")
+        echo("the package (or the Python running it) changed since the last build: executing every page again")
         shutil.rmtree(build_dir / ".jupyter_cache", ignore_errors=True)
         shutil.rmtree(build_dir / "doctrees", ignore_errors=True)
     build_dir.mkdir(parents=True, exist_ok=True)

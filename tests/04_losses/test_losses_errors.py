@@ -1,0 +1,253 @@
+"""Every bad input in the contract gives a clear error that names the actual values or shapes.
+
+Messages are matched on the values and shapes they must contain, not on their exact wording.
+"""
+import contextlib
+import re
+
+import numpy as np
+import pytest
+
+from tinytorch.core.losses import (
+    BinaryCrossEntropyLoss,
+    BinaryCrossEntropyWithLogitsLoss,
+    CrossEntropyLoss,
+    MSELoss,
+    binary_cross_entropy,
+    binary_cross_entropy_with_logits,
+    cross_entropy,
+    mse_loss,
+)
+from tinytorch.core.tensor import Tensor
+
+INDEX_ERRORS = (IndexError, ValueError)
+LOSS_CLASSES = [MSELoss, CrossEntropyLoss, BinaryCrossEntropyLoss, BinaryCrossEntropyWithLogitsLoss]
+FUNCTIONS = [mse_loss, cross_entropy, binary_cross_entropy, binary_cross_entropy_with_logits]
+FORMS = ["function", "class"]
+
+
+@contextlib.contextmanager
+def _raises_naming(expected, first, *more):
+    """pytest.raises(expected, match=first), then every further pattern must be in the same message."""
+    with pytest.raises(expected, match=first) as info:
+        yield info
+    message = str(info.value)
+    for pattern in more:
+        assert re.search(pattern, message), f"{pattern!r} not found in the error message {message!r}"
+    assert "\n" not in message.strip(), f"the error should be one line, got {message!r}"
+
+
+def _cross_entropy(form, logits, target, **options):
+    if form == "function":
+        return cross_entropy(logits, target, **options)
+    return CrossEntropyLoss(**options)(logits, target)
+
+
+def _bce(form, p, y, **options):
+    if form == "function":
+        return binary_cross_entropy(p, y, **options)
+    return BinaryCrossEntropyLoss(**options)(p, y)
+
+
+def _bce_logits(form, x, y, **options):
+    if form == "function":
+        return binary_cross_entropy_with_logits(x, y, **options)
+    return BinaryCrossEntropyWithLogitsLoss(**options)(x, y)
+
+
+def _mse(form, x, y, **options):
+    if form == "function":
+        return mse_loss(x, y, **options)
+    return MSELoss(**options)(x, y)
+
+
+# ---------------------------------------------------------------- class indices
+
+
+@pytest.mark.parametrize("form", FORMS)
+def test_class_index_above_range_names_index_and_valid_range(form):
+    with _raises_naming(INDEX_ERRORS, r"\[0, 3\)", r"\b7\b"):
+        _cross_entropy(form, np.zeros((4, 3)), np.array([0, 7, 1, 2]))
+
+
+@pytest.mark.parametrize("form", FORMS)
+def test_class_index_equal_to_num_classes_is_out_of_range(form):
+    with _raises_naming(INDEX_ERRORS, r"\[0, 3\)"):
+        _cross_entropy(form, np.zeros((2, 3)), np.array([3, 0]))
+
+
+@pytest.mark.parametrize("form", FORMS)
+def test_minus_one_is_out_of_range_when_it_is_not_the_ignore_index(form):
+    with _raises_naming(INDEX_ERRORS, r"\[0, 3\)", r"-1\b"):
+        _cross_entropy(form, np.zeros((2, 3)), np.array([-1, 0]))
+
+
+def test_negative_index_other_than_ignore_index_is_out_of_range():
+    with _raises_naming(INDEX_ERRORS, r"\[0, 3\)", r"-5\b"):
+        cross_entropy(np.zeros((3, 3)), np.array([0, -5, -1]), ignore_index=-1)
+
+
+def test_ignore_index_inside_range_does_not_excuse_other_out_of_range_indices():
+    with _raises_naming(INDEX_ERRORS, r"\[0, 3\)", r"\b4\b"):
+        cross_entropy(np.zeros((3, 3)), np.array([2, 4, 0]), ignore_index=2)
+
+
+def test_k_dimensional_index_out_of_range_names_range():
+    target = np.zeros((2, 4), dtype=np.int64)
+    target[1, 2] = 9
+    with _raises_naming(INDEX_ERRORS, r"\[0, 3\)", r"\b9\b"):
+        cross_entropy(np.zeros((2, 3, 4)), target)
+
+
+def test_unbatched_index_out_of_range_names_range():
+    with _raises_naming(INDEX_ERRORS, r"\[0, 3\)", r"\b5\b"):
+        cross_entropy(np.zeros(3), np.array(5))
+
+
+@pytest.mark.parametrize("form", FORMS)
+def test_non_integral_float_target_is_rejected_naming_the_value(form):
+    with _raises_naming(ValueError, r"1\.7"):
+        _cross_entropy(form, np.zeros((3, 3)), np.array([0.0, 1.7, 2.0]))
+
+
+# ---------------------------------------------------------------- cross entropy shapes and options
+
+
+@pytest.mark.parametrize("form", FORMS)
+def test_rank_zero_logits_are_rejected(form):
+    with pytest.raises(ValueError, match=r"(?i)\(\)|0-d|0 ?dim|rank|scalar|ndim|dimension"):
+        _cross_entropy(form, np.array(1.0), np.array(0))
+
+
+@pytest.mark.parametrize("form", FORMS)
+def test_batch_size_mismatch_names_both_shapes(form):
+    with _raises_naming(ValueError, r"\(4, 3\)", r"\(5,\)"):
+        _cross_entropy(form, np.zeros((4, 3)), np.array([0, 1, 2, 0, 1]))
+
+
+def test_k_dimensional_target_shape_mismatch_names_both_shapes():
+    with _raises_naming(ValueError, r"\(2, 3, 4\)", r"\(2, 5\)"):
+        cross_entropy(np.zeros((2, 3, 4)), np.zeros((2, 5), dtype=np.int64))
+
+
+def test_probability_target_of_wrong_shape_names_both_shapes():
+    target = np.full((4, 2), 0.5)
+    with _raises_naming(ValueError, r"\(4, 3\)", r"\(4, 2\)"):
+        cross_entropy(np.zeros((4, 3)), target)
+
+
+@pytest.mark.parametrize("form", FORMS)
+def test_weight_of_wrong_length_names_its_length_and_num_classes(form):
+    with _raises_naming(ValueError, r"\b2\b", r"\b3\b"):
+        _cross_entropy(form, np.zeros((4, 3)), np.array([0, 1, 2, 0]), weight=np.array([1.0, 2.0]))
+
+
+@pytest.mark.parametrize("form", FORMS)
+@pytest.mark.parametrize("smoothing, shown", [(-0.1, r"-0\.1"), (1.5, r"1\.5")])
+def test_label_smoothing_outside_unit_interval_is_rejected(form, smoothing, shown):
+    with _raises_naming(ValueError, shown):
+        _cross_entropy(form, np.zeros((2, 3)), np.array([0, 1]), label_smoothing=smoothing)
+
+
+# ---------------------------------------------------------------- reduction
+
+
+@pytest.mark.parametrize("cls", LOSS_CLASSES, ids=lambda c: c.__name__)
+def test_unknown_reduction_fails_at_construction_listing_valid_values(cls):
+    with _raises_naming(ValueError, r"avg", r"mean", r"sum", r"none"):
+        cls(reduction="avg")
+
+
+@pytest.mark.parametrize("fn", FUNCTIONS, ids=lambda f: f.__name__)
+def test_unknown_reduction_in_functional_form_is_rejected(fn):
+    x = np.full((2, 3), 0.5)
+    target = np.array([0, 1]) if fn is cross_entropy else np.full((2, 3), 0.5)
+    with _raises_naming(ValueError, r"avg", r"mean", r"sum", r"none"):
+        fn(x, target, reduction="avg")
+
+
+# ---------------------------------------------------------------- MSE
+
+
+@pytest.mark.parametrize("form", FORMS)
+def test_mse_column_against_flat_target_names_both_shapes(form):
+    with _raises_naming(ValueError, r"\(4, 1\)", r"\(4,\)"):
+        _mse(form, np.zeros((4, 1)), np.zeros(4))
+
+
+def test_mse_transposed_target_names_both_shapes():
+    with _raises_naming(ValueError, r"\(2, 3\)", r"\(3, 2\)"):
+        mse_loss(np.zeros((2, 3)), np.zeros((3, 2)))
+
+
+# ---------------------------------------------------------------- BCE
+
+
+@pytest.mark.parametrize("form", FORMS)
+@pytest.mark.parametrize("bad, shown", [(1.5, r"1\.5"), (-0.5, r"-0\.5"), (np.nan, r"(?i)nan")])
+def test_bce_input_outside_unit_interval_is_rejected(form, bad, shown):
+    p = np.array([0.2, bad, 0.7])
+    with _raises_naming(ValueError, shown):
+        _bce(form, p, np.array([0.0, 1.0, 1.0]))
+
+
+@pytest.mark.parametrize("form", FORMS)
+@pytest.mark.parametrize("bad, shown", [(1.25, r"1\.25"), (-0.25, r"-0\.25"), (np.nan, r"(?i)nan")])
+def test_bce_target_outside_unit_interval_is_rejected(form, bad, shown):
+    y = np.array([0.0, bad, 1.0])
+    with _raises_naming(ValueError, shown):
+        _bce(form, np.array([0.2, 0.5, 0.7]), y)
+
+
+@pytest.mark.parametrize("form", FORMS)
+def test_bce_shape_mismatch_names_both_shapes(form):
+    with _raises_naming(ValueError, r"\(4, 1\)", r"\(4,\)"):
+        _bce(form, np.full((4, 1), 0.5), np.ones(4))
+
+
+@pytest.mark.parametrize("form", FORMS)
+def test_bce_weight_that_does_not_broadcast_names_both_shapes(form):
+    with _raises_naming(ValueError, r"\(2,\)", r"\(4, 3\)"):
+        _bce(form, np.full((4, 3), 0.5), np.ones((4, 3)), weight=np.ones(2))
+
+
+# ---------------------------------------------------------------- BCE with logits
+
+
+@pytest.mark.parametrize("form", FORMS)
+def test_bce_with_logits_shape_mismatch_names_both_shapes(form):
+    with _raises_naming(ValueError, r"\(2, 3\)", r"\(3, 2\)"):
+        _bce_logits(form, np.zeros((2, 3)), np.zeros((3, 2)))
+
+
+@pytest.mark.parametrize("form", FORMS)
+@pytest.mark.parametrize("option", ["weight", "pos_weight"])
+def test_bce_with_logits_weights_that_do_not_broadcast_name_both_shapes(form, option):
+    with _raises_naming(ValueError, r"\(2,\)", r"\(4, 3\)"):
+        _bce_logits(form, np.zeros((4, 3)), np.ones((4, 3)), **{option: np.ones(2)})
+
+
+# ---------------------------------------------------------------- backward
+
+_EXAMPLES = {
+    MSELoss: (np.zeros((4, 3)), np.ones((4, 3))),
+    CrossEntropyLoss: (np.zeros((4, 3)), np.array([0, 1, 2, 0])),
+    BinaryCrossEntropyLoss: (np.full((4, 3), 0.5), np.ones((4, 3))),
+    BinaryCrossEntropyWithLogitsLoss: (np.zeros((4, 3)), np.ones((4, 3))),
+}
+
+
+@pytest.mark.parametrize("cls", LOSS_CLASSES, ids=lambda c: c.__name__)
+def test_backward_before_forward_raises_runtime_error(cls):
+    with pytest.raises(RuntimeError, match=r"(?i)forward"):
+        cls().backward()
+
+
+@pytest.mark.parametrize("cls", LOSS_CLASSES, ids=lambda c: c.__name__)
+def test_grad_output_of_wrong_shape_for_none_reduction_names_both_shapes(cls):
+    x, target = _EXAMPLES[cls]
+    loss = cls(reduction="none")
+    out = loss(x, target)
+    expected_shape = re.escape(str(tuple(np.shape(out.data))))
+    with _raises_naming(ValueError, r"\(2, 2\)", expected_shape):
+        loss.backward(Tensor(np.ones((2, 2))))

@@ -1,0 +1,282 @@
+"""Parity with PyTorch on values AND gradients, in float32 and float64, for every option.
+
+PyTorch's autograd gives the reference gradient for the same grad_output. The deliberate
+differences from PyTorch (see the spec's table) are tested on their own in test_losses_api.py.
+"""
+import numpy as np
+import pytest
+
+torch = pytest.importorskip("torch")
+F = torch.nn.functional
+
+from tinytorch.core.losses import (  # noqa: E402
+    BinaryCrossEntropyLoss,
+    BinaryCrossEntropyWithLogitsLoss,
+    CrossEntropyLoss,
+    MSELoss,
+    log_softmax,
+)
+from tinytorch.core.tensor import Tensor  # noqa: E402
+
+REDUCTIONS = ["mean", "sum", "none"]
+DTYPES = [np.float32, np.float64]
+TOLERANCE = {np.float32: dict(rtol=1e-5, atol=1e-6), np.float64: dict(rtol=1e-10, atol=1e-12)}
+_dtypes = pytest.mark.parametrize("dtype", DTYPES, ids=["float32", "float64"])
+_reductions = pytest.mark.parametrize("reduction", REDUCTIONS)
+
+
+def _torch_options(options, dtype):
+    """The same options for torch: arrays become tensors of the input's dtype."""
+    return {k: torch.tensor(np.asarray(v, dtype=dtype)) if k in ("weight", "pos_weight") else v for k, v in options.items()}
+
+
+def _assert_matches_torch(loss, torch_fn, x, target, torch_target, reduction, options, dtype, grad_tolerance=None):
+    """Run our loss and torch_fn forward and backward with the same grad_output; compare both."""
+    x = np.asarray(x, dtype=dtype)
+    out = loss(x.copy(), target)
+    x_torch = torch.tensor(x, requires_grad=True)
+    ref = torch_fn(x_torch, torch_target, reduction=reduction, **_torch_options(options, dtype))
+    if reduction == "none":
+        grad_output = np.random.default_rng(0).normal(size=tuple(ref.shape)).astype(dtype)
+        ref.backward(torch.tensor(grad_output))
+        grad = loss.backward(Tensor(grad_output.copy()))
+    else:
+        ref.backward()
+        grad = loss.backward()
+    assert isinstance(out, Tensor) and isinstance(grad, Tensor)
+    assert out.dtype == dtype and grad.dtype == dtype
+    assert out.shape == tuple(ref.shape)
+    assert grad.shape == x.shape
+    np.testing.assert_allclose(out.data, ref.detach().numpy(), **TOLERANCE[dtype])
+    np.testing.assert_allclose(grad.data, x_torch.grad.numpy(), **(grad_tolerance or TOLERANCE[dtype]))
+
+
+# ---------------------------------------------------------------- log_softmax
+
+
+@_dtypes
+@pytest.mark.parametrize("dim", [0, 1, -1])
+def test_log_softmax_matches_torch(dtype, dim):
+    x = (np.random.default_rng(0).normal(size=(3, 4, 5)) * 5).astype(dtype)
+    expected = torch.log_softmax(torch.tensor(x), dim=dim).numpy()
+    np.testing.assert_allclose(log_softmax(x, dim=dim).data, expected, **TOLERANCE[dtype])
+
+
+def test_log_softmax_of_huge_float32_logits_matches_torch():
+    x = np.array([[3e38, 0.0, -1e3], [3e38, 3e38, 1.0], [-3e38, 0.0, 2.0]], dtype=np.float32)
+    expected = torch.log_softmax(torch.tensor(x), dim=-1).numpy()
+    got = log_softmax(x).data
+    assert got.dtype == np.float32
+    assert np.all(np.isfinite(got))
+    np.testing.assert_allclose(got, expected, rtol=1e-6, atol=1e-6)
+
+
+# ---------------------------------------------------------------- MSE
+
+
+@_dtypes
+@_reductions
+@pytest.mark.parametrize("shape", [(6,), (3, 4), (2, 3, 2)])
+def test_mse_matches_torch(dtype, reduction, shape):
+    rng = np.random.default_rng(1)
+    x, y = rng.normal(size=shape), rng.normal(size=shape).astype(dtype)
+    _assert_matches_torch(
+        MSELoss(reduction=reduction), F.mse_loss, x, y, torch.tensor(y), reduction, {}, dtype
+    )
+
+
+# ---------------------------------------------------------------- cross entropy
+
+_W4 = np.array([0.5, 2.0, 1.0, 1.5])
+
+
+def _indices(shape, seed, n_classes=4):
+    return np.random.default_rng(seed).integers(0, n_classes, size=shape)
+
+
+def _probabilities(shape, seed, axis):
+    p = np.random.default_rng(seed).random(shape) + 0.05
+    return p / p.sum(axis=axis, keepdims=True)
+
+
+def _ignoring(target, positions, value=-100):
+    target = target.copy()
+    target[positions] = value
+    return target
+
+
+# name -> (options, logits shape, target); targets are int64 indices or float probabilities
+CE_CASES = {
+    "plain": (dict(), (6, 4), _indices(6, 30)),
+    "weight": (dict(weight=_W4), (6, 4), _indices(6, 31)),
+    "ignore_index_some_ignored": (dict(), (6, 4), _ignoring(_indices(6, 32), [1, 4])),
+    "ignore_index_is_a_class": (dict(ignore_index=1, weight=_W4), (6, 4), np.array([1, 0, 3, 1, 2, 0])),
+    "ignore_index_minus_one": (dict(ignore_index=-1), (4, 4), np.array([0, -1, 3, 1])),
+    "label_smoothing": (dict(label_smoothing=0.2), (6, 4), _indices(6, 33)),
+    "label_smoothing_one": (dict(label_smoothing=1.0), (6, 4), _indices(6, 34)),
+    "label_smoothing_and_weight": (dict(label_smoothing=0.3, weight=_W4), (6, 4), _indices(6, 35)),
+    "smoothing_weight_ignored": (
+        dict(label_smoothing=0.3, weight=_W4),
+        (6, 4),
+        _ignoring(_indices(6, 36), [0, 5]),
+    ),
+    "probability_targets": (dict(), (6, 4), _probabilities((6, 4), 37, axis=1)),
+    "probability_targets_smoothing_weight": (
+        dict(label_smoothing=0.25, weight=_W4),
+        (6, 4),
+        _probabilities((6, 4), 38, axis=1),
+    ),
+    "k_dimensional": (dict(), (2, 4, 3, 2), _indices((2, 3, 2), 39)),
+    "k_dimensional_weight_smoothing_ignored": (
+        dict(weight=_W4, label_smoothing=0.1),
+        (2, 4, 3, 2),
+        _ignoring(_indices((2, 3, 2), 40), (1, 2, 0)),
+    ),
+    "k_dimensional_probability_targets": (
+        dict(weight=_W4, label_smoothing=0.2),
+        (2, 4, 3),
+        _probabilities((2, 4, 3), 41, axis=1),
+    ),
+    "unbatched": (dict(), (4,), np.array(3)),
+    "unbatched_weight_smoothing": (dict(weight=_W4, label_smoothing=0.2), (4,), np.array(1)),
+    "unbatched_probability_target": (dict(), (4,), _probabilities((4,), 42, axis=0)),
+}
+
+
+def _torch_target(target, dtype):
+    if np.issubdtype(target.dtype, np.integer):
+        return torch.from_numpy(target.astype(np.int64))  # torch wants int64 class indices
+    return torch.tensor(target.astype(dtype))
+
+
+@_dtypes
+@_reductions
+@pytest.mark.parametrize("case", list(CE_CASES))
+def test_cross_entropy_matches_torch(case, reduction, dtype):
+    options, shape, target = CE_CASES[case]
+    x = np.random.default_rng(list(CE_CASES).index(case)).normal(size=shape) * 3.0
+    if not np.issubdtype(target.dtype, np.integer):
+        target = target.astype(dtype)
+    _assert_matches_torch(
+        CrossEntropyLoss(reduction=reduction, **options),
+        F.cross_entropy,
+        x,
+        target,
+        _torch_target(target, dtype),
+        reduction,
+        options,
+        dtype,
+    )
+
+
+@_dtypes
+@_reductions
+@pytest.mark.parametrize("smoothing", [0.0, 0.1])
+def test_cross_entropy_with_logits_of_plus_minus_1e4_matches_torch(dtype, reduction, smoothing):
+    x = np.array([[1e4, -1e4, 0.0], [-1e4, 1e4, 1e4], [-1e4, -1e4, -1e4], [0.0, 1e4, -1e4]])
+    t = np.array([1, 2, 0, 0])
+    _assert_matches_torch(
+        CrossEntropyLoss(reduction=reduction, label_smoothing=smoothing),
+        F.cross_entropy,
+        x,
+        t,
+        torch.from_numpy(t),
+        reduction,
+        dict(label_smoothing=smoothing),
+        dtype,
+    )
+
+
+# ---------------------------------------------------------------- BCE
+
+
+@_dtypes
+@_reductions
+@pytest.mark.parametrize(
+    "weight", [None, np.array([0.5, 1.0, 2.0]), np.array([[2.0], [0.5], [1.0], [3.0]])], ids=["none", "row", "column"]
+)
+def test_bce_matches_torch(dtype, reduction, weight):
+    rng = np.random.default_rng(2)
+    p = rng.uniform(0.02, 0.98, size=(4, 3))
+    y = rng.random((4, 3)).astype(dtype)
+    y[0] = [0.0, 1.0, 1.0]
+    options = {} if weight is None else dict(weight=weight)
+    _assert_matches_torch(
+        BinaryCrossEntropyLoss(reduction=reduction, **options),
+        F.binary_cross_entropy,
+        p,
+        y,
+        torch.tensor(y),
+        reduction,
+        options,
+        dtype,
+    )
+
+
+@_dtypes
+@_reductions
+def test_bce_at_probabilities_exactly_zero_and_one_matches_torch(dtype, reduction):
+    p = np.array([0.0, 1.0, 0.0, 1.0, 0.5, 0.0])
+    y = np.array([1.0, 0.0, 0.0, 1.0, 1.0, 0.3], dtype=dtype)
+    _assert_matches_torch(
+        BinaryCrossEntropyLoss(reduction=reduction),
+        F.binary_cross_entropy,
+        p,
+        y,
+        torch.tensor(y),
+        reduction,
+        {},
+        dtype,
+        # torch divides by the float32 constant 1e-12 even in float64; the spec says 1e-12
+        grad_tolerance=dict(rtol=1e-6, atol=0),
+    )
+
+
+# ---------------------------------------------------------------- BCE with logits
+
+_BCE_LOGITS_OPTIONS = {
+    "plain": dict(),
+    "weight": dict(weight=np.array([0.5, 1.0, 2.0])),
+    "pos_weight": dict(pos_weight=np.array([3.0, 0.5, 1.0])),
+    "weight_and_pos_weight": dict(weight=np.array([[2.0], [0.5], [1.0], [3.0]]), pos_weight=np.array([3.0, 0.5, 1.5])),
+}
+
+
+@_dtypes
+@_reductions
+@pytest.mark.parametrize("name", list(_BCE_LOGITS_OPTIONS))
+def test_bce_with_logits_matches_torch(dtype, reduction, name):
+    options = _BCE_LOGITS_OPTIONS[name]
+    rng = np.random.default_rng(3)
+    x = rng.normal(size=(4, 3)) * 4.0
+    y = rng.random((4, 3)).astype(dtype)
+    y[0] = [0.0, 1.0, 1.0]
+    _assert_matches_torch(
+        BinaryCrossEntropyWithLogitsLoss(reduction=reduction, **options),
+        F.binary_cross_entropy_with_logits,
+        x,
+        y,
+        torch.tensor(y),
+        reduction,
+        options,
+        dtype,
+    )
+
+
+@_dtypes
+@_reductions
+@pytest.mark.parametrize("pos_weight", [None, np.array([2.0, 0.5, 1.0, 3.0])], ids=["plain", "pos_weight"])
+def test_bce_with_logits_at_plus_minus_100_matches_torch(dtype, reduction, pos_weight):
+    x = np.array([100.0, -100.0, 100.0, -100.0])
+    y = np.array([0.0, 1.0, 1.0, 0.0], dtype=dtype)
+    options = {} if pos_weight is None else dict(pos_weight=pos_weight)
+    _assert_matches_torch(
+        BinaryCrossEntropyWithLogitsLoss(reduction=reduction, **options),
+        F.binary_cross_entropy_with_logits,
+        x,
+        y,
+        torch.tensor(y),
+        reduction,
+        options,
+        dtype,
+    )
