@@ -17,7 +17,6 @@ pages' outputs depend on the package and not only on the pages' own code.
 from __future__ import annotations
 
 import ast
-import configparser
 import hashlib
 import importlib.util
 import json
@@ -28,6 +27,8 @@ import shutil
 import subprocess
 import sys
 import time
+
+from tito.course import Course
 
 # import name -> distribution name, for the message when the `site` extra is missing
 _SITE_REQUIREMENTS = {
@@ -55,7 +56,10 @@ def build(root: pathlib.Path, *, clean: bool = False, echo=print) -> pathlib.Pat
         raise RuntimeError(
             f"the site needs {', '.join(missing)}, which is not installed: pip install -e '.[site]'"
         )
-    nbs_path, lib_path = _paths(root)
+    if not (root / "settings.ini").is_file():
+        raise RuntimeError(f"no settings.ini in {root}: is this the course's folder?")
+    course = Course(root)
+    nbs_path, lib_path = course.nbs_path, course.lib_path
     build_dir = site / "_build"
     generated = site / "_generated"
     if clean:
@@ -87,15 +91,6 @@ def build(root: pathlib.Path, *, clean: bool = False, echo=print) -> pathlib.Pat
     echo(f"site ready ({len(modules)} module page(s)) in {time.perf_counter() - started:.1f} s")
     echo(f"the site is at {index}")
     return index
-
-
-def _paths(root: pathlib.Path) -> tuple[pathlib.Path, pathlib.Path]:
-    """nbs_path and lib_path from settings.ini (nbdev's configuration)."""
-    parser = configparser.ConfigParser()
-    if not parser.read(root / "settings.ini"):
-        raise RuntimeError(f"no settings.ini in {root}: is this the course's folder?")
-    settings = parser["DEFAULT"]
-    return root / settings.get("nbs_path", "modules"), root / settings.get("lib_path", "tinytorch")
 
 
 _ANSI = re.compile(r"\x1b\[[0-9;]*m")

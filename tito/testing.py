@@ -13,6 +13,8 @@ from tito.course import Course, Module, cell_source, read_notebook
 from tito.errors import TitoError
 
 TASK = re.compile(r"Task (\d+\.\d+): implement ([\w.]+)")
+# pytest's report of a test file that skipped itself: ('path', line, 'Skipped: reason')
+_FILE_SKIP = re.compile(r"""^\(['"](?P<file>.+?)['"], \d+, ['"](?:Skipped: )?(?P<reason>.*)['"]\)$""")
 MAX_LINES = 40  # failing checks listed one per line; beyond this, a count
 
 
@@ -113,6 +115,9 @@ def _read_junit(report: Path, outcome: Outcome):
         elif skip is not None:
             outcome.skipped += 1
             reason = (skip.get("message") or "skipped").strip().splitlines()[0]
+            m = _FILE_SKIP.match((skip.text or "").strip())
+            if reason == "collection skipped" and m:  # a whole file skipped itself; its text has the reason
+                reason = f"all of {Path(m['file']).name}: {m['reason']}"
             outcome.skip_reasons[reason] = outcome.skip_reasons.get(reason, 0) + 1
         else:
             outcome.passed += 1

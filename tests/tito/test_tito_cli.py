@@ -164,3 +164,15 @@ def test_complete_says_what_comes_next_when_done(course):
     assert r.returncode == 0, r.stdout + r.stderr
     assert "01_demo is complete" in r.stdout
     assert "last module" in r.stdout
+
+
+def test_a_test_file_that_skips_itself_is_reported_with_its_reason(course):
+    (course / "tests" / "01_demo" / "test_demo_parity.py").write_text(
+        "import pytest\n\nother = pytest.importorskip('no_such_reference_library')\n\n"
+        "def test_parity():\n    assert other\n"
+    )
+    assert run_tito(course, "export", "demo").returncode == 0
+    r = run_tito(course, "test", "demo")
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert "tests: 2 passed, 0 failed, 1 skipped" in r.stdout
+    assert "all of test_demo_parity.py: could not import 'no_such_reference_library'" in r.stdout
