@@ -37,8 +37,11 @@ def check_notebook(course: Course, module: Module) -> dict:
 
 def _render(course: Course, module: Module) -> dict[Path, str]:
     """Run nbdev's exporter, but collect each module's text instead of letting nbdev write it in place."""
-    from nbdev.export import nb_export
-    from nbdev.maker import ModuleMaker
+    try:
+        from nbdev.export import nb_export
+        from nbdev.maker import ModuleMaker
+    except ImportError as e:
+        raise TitoError(f"exporting needs nbdev ({e}); install the tools with: pip install -e '.[dev]'") from None
 
     rendered: dict[Path, str] = {}
 
