@@ -38,6 +38,12 @@ def run(notebook: str) -> list[dict]:
                 exec(compile(src, filename, "exec"), namespace)
         except KeyboardInterrupt:
             raise
+        except SyntaxError as e:
+            line = e.lineno if e.filename == filename else None
+            text = src.splitlines()[line - 1].lstrip() if line and line <= len(src.splitlines()) else ""
+            why = "IPython magics and shell escapes do not run here; write plain Python" \
+                if text.startswith(("%", "!")) else e.msg
+            result.update(ok=False, line=line, error=f"SyntaxError: {why}")
         except BaseException as e:  # a failing check is data here, whatever it raised
             line = next((fs.lineno for fs in reversed(traceback.extract_tb(e.__traceback__))
                          if fs.filename == filename), None)

@@ -71,7 +71,13 @@ class Course:
             notebooks = sorted(p for p in folder.glob("*.ipynb") if not p.name.startswith((".", "_")))
             if not notebooks:
                 continue
-            found.append(Module(int(m.group(1)), m.group(2), folder, notebooks[0], self.tests_path / folder.name))
+            named = folder / f"{m.group(2)}.ipynb"  # modules/04_losses/losses.ipynb
+            if len(notebooks) > 1 and named not in notebooks:
+                shown = ", ".join(p.name for p in notebooks)
+                raise TitoError(f"{self.rel(folder)}/ holds {len(notebooks)} notebooks ({shown}); a module has one, "
+                                f"named {named.name}")
+            notebook = named if named in notebooks else notebooks[0]
+            found.append(Module(int(m.group(1)), m.group(2), folder, notebook, self.tests_path / folder.name))
         return found
 
     def module(self, name: str) -> Module:

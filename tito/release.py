@@ -85,6 +85,8 @@ def release(course: Course, to: Path, force: bool, ui) -> Path:
     to = Path(to).expanduser().resolve()
     if to == course.root or course.root in to.parents:
         raise TitoError(f"{to} is inside the course; write the student copy to a folder outside {course.root}")
+    if to in course.root.parents:
+        raise TitoError(f"{to} holds the course itself; write the student copy to a folder outside {course.root}")
     if to.exists() and not to.is_dir():
         raise TitoError(f"{to} exists and is not a folder")
     existing = sorted(p.name for p in to.iterdir()) if to.is_dir() else []
@@ -112,7 +114,7 @@ def release(course: Course, to: Path, force: bool, ui) -> Path:
         backup = None
         if to.exists():
             if existing:
-                backup = to.with_name(f"{to.name}.backup-{datetime.now():%Y%m%d-%H%M%S}")
+                backup = _free_name(to.with_name(f"{to.name}.backup-{datetime.now():%Y%m%d-%H%M%S}"))
                 to.rename(backup)
             else:
                 to.rmdir()
@@ -122,6 +124,15 @@ def release(course: Course, to: Path, force: bool, ui) -> Path:
     if backup:
         ui.line(f"      the previous contents of {to} are kept in {backup}")
     return to
+
+
+def _free_name(path: Path) -> Path:
+    """`path`, or `path-2`, `path-3`, ... : the first that does not exist yet."""
+    candidate, n = path, 1
+    while candidate.exists():
+        n += 1
+        candidate = path.with_name(f"{path.name}-{n}")
+    return candidate
 
 
 def _check_no_solutions(course: Course):

@@ -57,10 +57,14 @@ def run_inline(course: Course, module: Module, timeout: float = 900) -> Outcome:
     outcome = Outcome("inline checks")
     with tempfile.TemporaryDirectory(prefix="tito-") as tmp:
         results_file = Path(tmp) / "cells.json"
-        proc = subprocess.run(
-            [sys.executable, "-m", "tito._cells", str(module.notebook), str(results_file)],
-            cwd=course.root, env=course_env(course), capture_output=True, text=True, timeout=timeout,
-        )
+        try:
+            proc = subprocess.run(
+                [sys.executable, "-m", "tito._cells", str(module.notebook), str(results_file)],
+                cwd=course.root, env=course_env(course), capture_output=True, text=True, timeout=timeout,
+            )
+        except subprocess.TimeoutExpired:
+            outcome.problem = f"the notebook's cells did not finish within {timeout:.0f} s (an endless loop?)"
+            return outcome
         if proc.returncode != 0 or not results_file.exists():
             last = (proc.stderr.strip().splitlines() or ["no output"])[-1]
             outcome.problem = f"the notebook could not be run: {last}"
@@ -86,11 +90,15 @@ def run_pytest(course: Course, module: Module, timeout: float = 1800) -> Outcome
         return outcome
     with tempfile.TemporaryDirectory(prefix="tito-") as tmp:
         report = Path(tmp) / "junit.xml"
-        proc = subprocess.run(
-            [sys.executable, "-m", "pytest", rel, "-q", "--tb=no", "--no-header", "-p", "no:cacheprovider",
-             "-o", "junit_family=xunit2", f"--junitxml={report}"],
-            cwd=course.root, env=course_env(course), capture_output=True, text=True, timeout=timeout,
-        )
+        try:
+            proc = subprocess.run(
+                [sys.executable, "-m", "pytest", rel, "-q", "--tb=no", "--no-header", "-p", "no:cacheprovider",
+                 "-o", "junit_family=xunit2", f"--junitxml={report}"],
+                cwd=course.root, env=course_env(course), capture_output=True, text=True, timeout=timeout,
+            )
+        except subprocess.TimeoutExpired:
+            outcome.problem = f"{rel}/ did not finish within {timeout:.0f} s (an endless loop?)"
+            return outcome
         if proc.returncode == 5:
             outcome.problem = f"pytest found no tests in {rel}/"
             return outcome

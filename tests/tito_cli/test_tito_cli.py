@@ -149,14 +149,38 @@ def test_list_shows_export_and_test_status(course):
 def test_no_command_writes_to_a_notebook(course):
     before = notebook_bytes(course)
     for args in (["export", "--all"], ["test", "--all"], ["complete", "demo"], ["list"]):
-        run_tito(course, *args)
+        r = run_tito(course, *args)
+        assert r.returncode == 0, (args, r.stdout, r.stderr)
     assert notebook_bytes(course) == before
 
 
-def test_piped_output_has_no_colour_codes(course):
+@pytest.mark.parametrize("env", [{}, {"NO_COLOR": "1"}], ids=["piped", "NO_COLOR"])
+def test_output_is_plain_when_piped_or_with_no_color(course, env):
     for args in (["export", "demo"], ["test", "demo"], ["list"]):
-        r = run_tito(course, *args, env={"NO_COLOR": "1"})
+        r = run_tito(course, *args, env=env)
+        assert r.returncode == 0, r.stderr
         assert "\x1b[" not in r.stdout + r.stderr
+
+
+def test_a_terminal_gets_colour_unless_no_color_is_set():
+    import io
+    import os
+
+    from tito.ui import _fancy
+
+    class Terminal(io.StringIO):
+        def isatty(self):
+            return True
+
+    saved = os.environ.pop("NO_COLOR", None)
+    try:
+        assert _fancy(Terminal()) and not _fancy(io.StringIO())
+        os.environ["NO_COLOR"] = "1"
+        assert not _fancy(Terminal())
+    finally:
+        os.environ.pop("NO_COLOR", None)
+        if saved is not None:
+            os.environ["NO_COLOR"] = saved
 
 
 def test_complete_says_what_comes_next_when_done(course):
@@ -176,3 +200,44 @@ def test_a_test_file_that_skips_itself_is_reported_with_its_reason(course):
     assert r.returncode == 0, r.stdout + r.stderr
     assert "tests: 2 passed, 0 failed, 1 skipped" in r.stdout
     assert "all of test_demo_parity.py: could not import 'no_such_reference_library'" in r.stdout
+
+
+def test_two_notebooks_in_one_module_folder_are_refused(course):
+    extra = course / "modules" / "01_demo" / "another.ipynb"
+    extra.write_bytes((course / "modules" / "01_demo" / "demo.ipynb").read_bytes())
+    (course / "modules" / "01_demo" / "demo.ipynb").rename(course / "modules" / "01_demo" / "zzz.ipynb")
+    r = run_tito(course, "list")
+    assert r.returncode == 1
+    assert "modules/01_demo/ holds 2 notebooks (another.ipynb, zzz.ipynb)" in r.stderr and "demo.ipynb" in r.stderr
+
+
+def test_the_notebook_named_after_its_module_wins_over_a_scratch_copy(course):
+    scratch = course / "modules" / "01_demo" / "a_scratch.ipynb"
+    scratch.write_text(json.dumps(notebook(("code", "#| default_exp core.scratch"))))
+    r = run_tito(course, "list")
+    assert r.returncode == 0 and "modules/01_demo/demo.ipynb" in r.stdout
+
+
+def test_a_check_cell_that_does_not_parse_is_left_to_tito_test(course):
+    nb_path = course / "modules" / "01_demo" / "demo.ipynb"
+    nb = json.loads(nb_path.read_text())
+    nb["cells"][3]["source"] = ["%timeit double(2)\n"]
+    nb_path.write_text(json.dumps(nb))
+    assert run_tito(course, "export", "demo").returncode == 0
+    r = run_tito(course, "test", "demo")
+    assert r.returncode == 1
+    assert ("modules/01_demo/demo.ipynb cell 4, line 1: SyntaxError: IPython magics and shell escapes do not run "
+            "here; write plain Python") in r.stdout
+
+
+def test_a_notebook_that_never_finishes_is_one_line_not_a_traceback(course):
+    from tito.course import Course
+    from tito.testing import run_inline
+
+    nb_path = course / "modules" / "01_demo" / "demo.ipynb"
+    nb = json.loads(nb_path.read_text())
+    nb["cells"][3]["source"] = ["while True:\n", "    pass\n"]
+    nb_path.write_text(json.dumps(nb))
+    c = Course(course)
+    outcome = run_inline(c, c.module("demo"), timeout=3)
+    assert not outcome.ok and outcome.problem == "the notebook's cells did not finish within 3 s (an endless loop?)"

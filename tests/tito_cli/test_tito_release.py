@@ -90,6 +90,24 @@ def test_release_refuses_an_unterminated_solution_block(course, tmp_path):
     assert not dest.exists()
 
 
+def test_release_over_a_folder_holding_the_course_is_refused_even_with_force(course):
+    before = notebook_bytes(course)
+    for dest in (course.parent, course.parent.parent):
+        r = run_tito(course, "release", "--to", str(dest), "--force")
+        assert r.returncode == 1 and "holds the course itself" in r.stderr
+    assert notebook_bytes(course) == before
+    assert not list(course.parent.parent.glob("*.backup-*"))
+
+
+def test_backup_names_never_collide(tmp_path):
+    from tito.release import _free_name
+
+    taken = tmp_path / "student.backup-20261124-101010"
+    taken.mkdir()
+    assert _free_name(taken) == tmp_path / "student.backup-20261124-101010-2"
+    assert _free_name(tmp_path / "fresh") == tmp_path / "fresh"
+
+
 def test_release_into_the_course_itself_is_refused(course):
     r = run_tito(course, "release", "--to", str(course / "student"))
     assert r.returncode == 1 and "inside the course" in r.stderr
