@@ -136,6 +136,53 @@ def test_sum_backward_with_ones_equals_none_backward_with_ones(cls):
     np.testing.assert_allclose(per_element, total, rtol=1e-12, atol=1e-15)
 
 
+def _grad_outputs(out_shape, dtype):
+    """Two different grad_outputs for a loss of shape `out_shape`."""
+    if out_shape == ():
+        return Tensor(np.array(1.0, dtype)), Tensor(np.array(-2.5, dtype))
+    rng = np.random.default_rng(14)
+    return Tensor(rng.normal(size=out_shape).astype(dtype)), Tensor(rng.normal(size=out_shape).astype(dtype))
+
+
+@_by_name
+@pytest.mark.parametrize("reduction", ["mean", "sum", "none"])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_repeated_backward_equals_fresh_forward_and_backward(cls, reduction, dtype):
+    x, target = _example(cls, dtype)
+    loss = cls(reduction=reduction)
+    out = loss(x, target)
+    g1, g2 = _grad_outputs(out.shape, dtype)
+    first = loss.backward(g1)
+    first_values = first.data.copy()
+    second = loss.backward(g2)
+    third = loss.backward(g1)
+    np.testing.assert_array_equal(first.data, first_values)  # the second call did not write into the first gradient
+    np.testing.assert_array_equal(second.data, _forward_then_backward(cls(reduction=reduction), x, target, g2))
+    np.testing.assert_array_equal(third.data, first_values)
+    assert second.data is not first.data and not np.shares_memory(second.data, first.data)
+    assert second.dtype == dtype and second.shape == x.shape
+
+
+def test_repeated_cross_entropy_backward_with_every_option_equals_a_fresh_one():
+    x = np.random.default_rng(15).normal(size=(2, 4, 3))
+    target = np.array([[0, 3, -100], [2, 1, 1]])
+    options = dict(weight=[0.5, 2.0, 1.0, 1.5], label_smoothing=0.2, reduction="none")
+    loss = CrossEntropyLoss(**options)
+    loss(x, target)
+    g = np.random.default_rng(16).normal(size=(2, 3))
+    loss.backward(np.ones((2, 3)))
+    np.testing.assert_array_equal(loss.backward(g).data, _forward_then_backward(CrossEntropyLoss(**options), x, target, g))
+
+
+def test_backward_after_a_new_forward_uses_the_new_input():
+    loss = MSELoss()
+    loss(np.array([1.0, 2.0]), np.zeros(2))
+    loss.backward()
+    loss(np.array([3.0, 5.0]), np.zeros(2))
+    loss.backward()
+    np.testing.assert_array_equal(loss.backward().data, [3.0, 5.0])  # 2 x / 2, of the last forward
+
+
 # ---------------------------------------------------------------- repr and config
 
 
@@ -209,8 +256,11 @@ def test_losses_with_different_options_are_not_equal():
 # ---------------------------------------------------------------- dtypes
 
 
+FLOAT_DTYPES = pytest.mark.parametrize("dtype", [np.float16, np.float32, np.float64], ids=["float16", "float32", "float64"])
+
+
 @_by_name
-@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@FLOAT_DTYPES
 @pytest.mark.parametrize("reduction", ["mean", "sum", "none"])
 def test_loss_and_gradient_keep_the_input_dtype(cls, dtype, reduction):
     x, target = _example(cls, dtype)
@@ -224,14 +274,14 @@ def test_loss_and_gradient_keep_the_input_dtype(cls, dtype, reduction):
     assert grad.shape == x.shape
 
 
-@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@FLOAT_DTYPES
 def test_log_softmax_keeps_the_input_dtype(dtype):
     out = log_softmax(np.zeros((2, 3), dtype=dtype))
     assert isinstance(out, Tensor)
     assert out.dtype == dtype
 
 
-@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@FLOAT_DTYPES
 def test_cross_entropy_options_keep_the_input_dtype(dtype):
     x = np.zeros((4, 3), dtype=dtype)
     probs = np.full((4, 3), 1 / 3, dtype=dtype)
@@ -240,6 +290,78 @@ def test_cross_entropy_options_keep_the_input_dtype(dtype):
     assert cross_entropy(x, probs, weight=weight).dtype == dtype
     assert binary_cross_entropy_with_logits(x, probs, pos_weight=weight).dtype == dtype
     assert binary_cross_entropy(probs, probs, weight=weight).dtype == dtype
+
+
+@FLOAT_DTYPES
+@pytest.mark.parametrize("option", ["weight", "label_smoothing", "probabilities", "pos_weight", "bce_weight"])
+def test_gradients_with_options_keep_the_input_dtype(dtype, option):
+    x = np.random.default_rng(11).normal(size=(4, 3)).astype(dtype)
+    probs = np.full((4, 3), 1 / 3, dtype=dtype)
+    weight = np.array([1.0, 2.0, 3.0])
+    loss, target = {
+        "weight": (CrossEntropyLoss(weight=weight), np.array([0, 1, 2, 0])),
+        "label_smoothing": (CrossEntropyLoss(weight=weight, label_smoothing=0.1), np.array([0, 1, 2, 0])),
+        "probabilities": (CrossEntropyLoss(weight=weight, label_smoothing=0.1), probs),
+        "pos_weight": (BinaryCrossEntropyWithLogitsLoss(weight=weight, pos_weight=weight), probs),
+        "bce_weight": (BinaryCrossEntropyLoss(weight=weight), probs),
+    }[option]
+    if option == "bce_weight":
+        x = probs
+    assert loss(x, target).dtype == dtype
+    assert loss.backward().dtype == dtype
+
+
+# ---------------------------------------------------------------- float16 sums are added in float32
+
+
+def test_float16_mse_mean_of_many_elements_does_not_overflow():
+    # 100,000 squared errors of 1: the mean is 1 (the float16 sum, 100000, would be inf)
+    out = mse_loss(np.full(100_000, 1, np.float16), np.zeros(100_000, np.float16))
+    assert out.dtype == np.float16
+    assert float(out.item()) == 1.0
+
+
+def test_float16_bce_mean_of_many_elements_is_log_2():
+    # p = 0.5 against y = 1 costs log 2 each; dividing by 70,000 in float16 would divide by inf
+    out = binary_cross_entropy(np.full(70_000, 0.5, np.float16), np.ones(70_000, np.float16))
+    assert out.dtype == np.float16
+    np.testing.assert_allclose(float(out.item()), math.log(2), rtol=1e-3)
+
+
+def test_float16_bce_with_logits_mean_of_many_elements_is_log_2():
+    out = binary_cross_entropy_with_logits(np.zeros(70_000, np.float16), np.ones(70_000, np.float16))
+    assert out.dtype == np.float16
+    np.testing.assert_allclose(float(out.item()), math.log(2), rtol=1e-3)
+
+
+@pytest.mark.parametrize("options", [{}, dict(weight=[1.0, 1.0]), dict(label_smoothing=0.2)], ids=["plain", "weight", "smoothing"])
+def test_float16_cross_entropy_mean_over_many_rows_is_log_2(options):
+    # two equal logits: every row costs log 2, whatever the smoothing; the count (or summed weight) is 70,000
+    out = cross_entropy(np.zeros((70_000, 2), np.float16), np.zeros(70_000, np.int64), **options)
+    assert out.dtype == np.float16
+    np.testing.assert_allclose(float(out.item()), math.log(2), rtol=1e-3)
+
+
+def test_float16_cross_entropy_with_more_classes_than_float16_can_count():
+    # 70,000 equal logits: each costs log 70000; the row sum of exponentials, 70000, overflows float16
+    loss = CrossEntropyLoss()
+    out = loss(np.zeros((2, 70_000), np.float16), np.array([0, 5]))
+    np.testing.assert_allclose(float(out.item()), math.log(70_000), rtol=1e-3)
+    grad = loss.backward().data
+    assert grad.dtype == np.float16 and np.all(np.isfinite(grad))
+    np.testing.assert_allclose(grad[0, 0].astype(np.float64), (1 / 70_000 - 1) / 2, rtol=1e-3)
+
+
+def test_float16_log_softmax_with_more_classes_than_float16_can_count():
+    out = log_softmax(np.zeros((2, 70_000), np.float16)).data
+    assert out.dtype == np.float16
+    np.testing.assert_allclose(out.astype(np.float64), -math.log(70_000), rtol=1e-3)
+
+
+def test_float16_cross_entropy_probability_targets_over_many_rows():
+    probs = np.full((70_000, 2), 0.5, np.float16)
+    out = cross_entropy(np.zeros((70_000, 2), np.float16), probs)
+    np.testing.assert_allclose(float(out.item()), math.log(2), rtol=1e-3)
 
 
 # ---------------------------------------------------------------- input types
@@ -256,6 +378,31 @@ def test_tensor_array_and_nested_list_inputs_give_the_same_loss(cls):
         assert out.dtype == np.float32
     np.testing.assert_array_equal(from_tensors.data, from_arrays.data)
     np.testing.assert_allclose(from_lists.data, from_arrays.data, rtol=1e-6)
+
+
+def test_list_target_of_python_floats_is_read_in_the_float64_input_dtype():
+    # through float32, 0.1 would become 0.10000000149 and the loss 7.2e-17
+    assert mse_loss(np.array([0.1, 0.7]), [0.1, 0.7]).item() == 0.0
+    assert mse_loss(np.array(0.1), 0.1).item() == 0.0
+
+
+def test_list_targets_give_the_same_float64_loss_as_float64_arrays():
+    rng = np.random.default_rng(12)
+    x, y = rng.normal(size=(3, 4)), rng.random((3, 4))
+    p = rng.uniform(0.1, 0.9, size=(3, 4))
+    probs = y / y.sum(axis=1, keepdims=True)
+    cases = [
+        (mse_loss, x, y, {}),
+        (binary_cross_entropy, p, y, dict(weight=[0.5, 1.0, 2.0, 1.5])),
+        (binary_cross_entropy_with_logits, x, y, dict(weight=[0.5, 1.0, 2.0, 1.5], pos_weight=[2.0, 1.0, 0.5, 3.0])),
+        (cross_entropy, x, probs, dict(weight=[0.5, 1.0, 2.0, 1.5], label_smoothing=0.1)),
+    ]
+    for fn, inp, target, options in cases:
+        from_array = fn(inp, target, reduction="none", **{k: np.array(v) if k != "label_smoothing" else v
+                                                           for k, v in options.items()}).data
+        from_list = fn(inp, target.tolist(), reduction="none", **options).data
+        assert from_list.dtype == np.float64, fn.__name__
+        np.testing.assert_array_equal(from_list, from_array, err_msg=fn.__name__)
 
 
 def test_log_softmax_accepts_tensor_array_and_list():
@@ -320,6 +467,23 @@ def test_bce_accepts_integer_zero_one_targets(dtype):
     out = loss(p.astype(np.float32), hard.astype(dtype))
     assert out.dtype == np.float32
     assert loss.backward().dtype == np.float32
+
+
+def test_bce_accepts_bool_targets_as_zero_and_one():
+    p = np.array([0.2, 0.7, 0.9, 0.4], dtype=np.float32)
+    hard = np.array([False, True, True, False])
+    expected = binary_cross_entropy(p, hard.astype(np.float32), reduction="none").data
+    np.testing.assert_array_equal(binary_cross_entropy(p, hard, reduction="none").data, expected)
+    for loss in (BinaryCrossEntropyLoss(), BinaryCrossEntropyWithLogitsLoss()):
+        assert loss(p, hard).dtype == np.float32
+        assert loss.backward().dtype == np.float32
+
+
+def test_float_one_hot_target_equals_class_indices():
+    x = np.random.default_rng(13).normal(size=(3, 4))
+    t = np.array([3, 0, 2])
+    np.testing.assert_allclose(cross_entropy(x, np.eye(4)[t], reduction="none").data,
+                               cross_entropy(x, t, reduction="none").data, rtol=1e-14)
 
 
 def test_nan_logit_propagates_to_the_loss():

@@ -16,6 +16,7 @@ from tinytorch.core.losses import (
     binary_cross_entropy,
     binary_cross_entropy_with_logits,
     cross_entropy,
+    log_softmax,
     mse_loss,
 )
 from tinytorch.core.tensor import Tensor
@@ -251,3 +252,74 @@ def test_grad_output_of_wrong_shape_for_none_reduction_names_both_shapes(cls):
     expected_shape = re.escape(str(tuple(np.shape(out.data))))
     with _raises_naming(ValueError, r"\(2, 2\)", expected_shape):
         loss.backward(Tensor(np.ones((2, 2))))
+
+
+# ---------------------------------------------------------------- target dtypes for cross entropy
+
+
+@pytest.mark.parametrize("form", FORMS)
+def test_integer_target_of_the_logits_shape_is_refused_naming_shapes_and_dtype(form):
+    # torch refuses it too; taken as probabilities it would give a meaningless number
+    with _raises_naming(ValueError, r"int64", r"\(3,\)", r"\(\)", r"(?i)float"):
+        _cross_entropy(form, np.zeros(3), np.array([2, 0, 1], dtype=np.int64))
+
+
+@pytest.mark.parametrize("dtype", [np.int32, np.uint8])
+def test_integer_one_hot_of_the_logits_shape_is_refused(dtype):
+    with _raises_naming(ValueError, np.dtype(dtype).name, r"\(2, 3\)", r"\(2,\)"):
+        cross_entropy(np.zeros((2, 3)), np.eye(3, dtype=dtype)[[2, 0]])
+
+
+@pytest.mark.parametrize("form", FORMS)
+@pytest.mark.parametrize("target", [[True, False], np.array([True, False]), np.ones((2, 3), dtype=bool)],
+                         ids=["list", "array", "logits-shape"])
+def test_bool_cross_entropy_target_is_refused_naming_the_dtype(form, target):
+    with _raises_naming(ValueError, r"bool"):
+        _cross_entropy(form, np.zeros((2, 3)), target)
+
+
+# ---------------------------------------------------------------- option types
+
+
+@pytest.mark.parametrize("form", FORMS)
+@pytest.mark.parametrize("smoothing, shown", [("0.1", r"'0\.1'"), (None, r"None"), ([0.1], r"\[0\.1\]"), (True, r"True")])
+def test_label_smoothing_that_is_not_a_number_is_a_type_error_naming_it(form, smoothing, shown):
+    with _raises_naming(TypeError, shown, r"\[0, 1\]"):
+        _cross_entropy(form, np.zeros((2, 3)), np.array([0, 1]), label_smoothing=smoothing)
+
+
+def test_label_smoothing_nan_is_rejected():
+    with _raises_naming(ValueError, r"nan"):
+        CrossEntropyLoss(label_smoothing=float("nan"))
+
+
+def test_label_smoothing_accepts_numpy_numbers():
+    assert CrossEntropyLoss(label_smoothing=np.float32(0.25)).label_smoothing == 0.25
+
+
+@pytest.mark.parametrize("dim, shown", [(None, r"None"), (1.0, r"1\.0"), ("1", r"'1'"), (True, r"True")])
+def test_log_softmax_dim_that_is_not_an_int_is_a_type_error_naming_it(dim, shown):
+    with _raises_naming(TypeError, shown, r"\[-2, 2\)"):
+        log_softmax(np.zeros((2, 3)), dim=dim)
+
+
+@pytest.mark.parametrize("dim", [2, -3, 7])
+def test_log_softmax_dim_out_of_range_names_dim_and_ndim(dim):
+    with _raises_naming(ValueError, rf"dim={dim}\b", r"ndim 2", r"\[-2, 2\)"):
+        log_softmax(np.zeros((2, 3)), dim=dim)
+
+
+def test_log_softmax_accepts_numpy_integer_dim():
+    np.testing.assert_allclose(log_softmax(np.zeros((2, 4)), dim=np.int64(1)).data, -np.log(4), rtol=1e-15)
+
+
+# ---------------------------------------------------------------- backward
+
+
+@pytest.mark.parametrize("cls", LOSS_CLASSES, ids=lambda c: c.__name__)
+def test_second_backward_is_not_an_error(cls):
+    x, target = _EXAMPLES[cls]
+    loss = cls()
+    loss(x, target)
+    first = loss.backward().data.copy()
+    np.testing.assert_array_equal(loss.backward().data, first)

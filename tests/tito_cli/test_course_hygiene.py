@@ -41,3 +41,20 @@ def test_exported_package_is_up_to_date_with_its_notebook(path):
     course = Course(REPO)
     module = course.module(path.parent.name)
     assert export_status(course, module) == "up to date"
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.parent.name)
+def test_no_inline_math_is_split_by_a_line_that_markdown_reads_as_a_list(path):
+    """`$a\n+ b$` renders as a bullet list holding broken math: keep `+`, `-`, `*` off the start of such lines."""
+    broken = []
+    for cell in json.loads(path.read_text(encoding="utf-8"))["cells"]:
+        if cell["cell_type"] != "markdown":
+            continue
+        text = re.sub(r"\$\$.*?\$\$", "", "".join(cell["source"]), flags=re.S)  # display math may span lines
+        for paragraph in text.split("\n\n"):
+            dollars = 0
+            for i, line in enumerate(paragraph.split("\n")):
+                if i and dollars % 2 and re.match(r"\s*([-+*]|\d+\.)\s", line):
+                    broken.append(f"{cell['id']}: {line.strip()[:50]}")
+                dollars += len(re.findall(r"(?<![\\`])\$", line))
+    assert not broken

@@ -6,6 +6,7 @@ __all__ = ['Reduction', 'mse_loss', 'log_softmax', 'cross_entropy', 'binary_cros
 
 # %% ../../modules/04_losses/losses.ipynb #losses-imports
 import inspect
+import numbers
 import operator
 import os
 from concurrent.futures import ThreadPoolExecutor
@@ -20,6 +21,18 @@ def _float_array(x):
     """`x` (Tensor, ndarray, number or nested list) as a float ndarray: float dtypes are kept, others become float32."""
     data = Tensor(x).data
     return data if data.dtype.kind == "f" else data.astype(np.float32)
+
+# %% ../../modules/04_losses/losses.ipynb #target-array-export
+def _target_array(target, dtype=None):
+    """`target` (Tensor, ndarray, number or nested list) as an ndarray, cast to `dtype` if one is given.
+
+    Arrays and Tensors are used as they are. Python floats (a number or a nested list) are read straight into
+    `dtype`, or float64 when it is None: never through float32, which would round a float64 batch's targets.
+    """
+    data = Tensor(target).data  # refuses strings and ragged lists with a clear message
+    if data.dtype.kind == "f" and not isinstance(target, (Tensor, np.ndarray, np.generic)):
+        data = np.array(target, dtype=np.float64 if dtype is None else dtype)  # from the Python values themselves
+    return data if dtype is None else data.astype(dtype, copy=False)
 
 # %% ../../modules/04_losses/losses.ipynb #same-shape-export
 def _check_same_shape(name, input, target):
@@ -63,25 +76,35 @@ def _check_reduction(reduction):
         raise ValueError(f"reduction={reduction!r} is not valid; expected one of {valid}")
     return reduction
 
+# %% ../../modules/04_losses/losses.ipynb #accumulator-export
+def _accumulator(dtype):
+    """The dtype in which to add up values of `dtype`: float32 for float16, otherwise `dtype` itself."""
+    dtype = np.dtype(dtype)
+    return np.dtype(np.float32) if dtype == np.float16 else dtype
+
 # %% ../../modules/04_losses/losses.ipynb #reduce-export
 def _reduce(loss, reduction, total=None):
     """Reduce per-element losses: 'none' keeps them, 'sum' adds them, 'mean' divides their sum by `total`.
 
     `total` defaults to the number of elements (cross entropy passes its summed class weights).
-    The mean over nothing (total 0, e.g. every target ignored) is NaN, as in PyTorch.
+    The mean over nothing (total 0, e.g. every target ignored) is NaN, as in PyTorch. float16 losses are
+    added up in float32 (see `_accumulator`); the result has the losses' dtype.
     """
     if reduction == "none":
         return loss
+    acc = _accumulator(loss.dtype)
     if reduction == "sum":
-        return loss.sum()
+        return loss.sum(dtype=acc).astype(loss.dtype)
     total = loss.size if total is None else total
-    return loss.sum() / total if total != 0 else np.array(np.nan, dtype=loss.dtype)
+    if total == 0:
+        return np.array(np.nan, dtype=loss.dtype)
+    return (loss.sum(dtype=acc) / total).astype(loss.dtype)
 
 # %% ../../modules/04_losses/losses.ipynb #reduce-backward-export
 def _reduce_backward(reduction, total):
     """d(reduced loss) / d(each per-element loss): 1/total for 'mean' (0 when total is 0), else 1."""
     if reduction == "mean":
-        return 1 / total if total != 0 else 0.0
+        return 1 / float(total) if total != 0 else 0.0  # a Python float: it keeps the gradient's dtype
     return 1.0
 
 # %% ../../modules/04_losses/losses.ipynb #mse-loss-export
@@ -94,7 +117,7 @@ def mse_loss(input, target, reduction="mean", ctx=None):
     """
     _check_reduction(reduction)
     x = _float_array(input)
-    y = _float_array(target).astype(x.dtype, copy=False)
+    y = _target_array(target, x.dtype)
     _check_same_shape("mse_loss", x, y)
     ### BEGIN SOLUTION
     diff = x - y
@@ -116,21 +139,31 @@ def log_softmax(x, dim=-1):
 
     log_softmax(x)_c = (x_c - m) - log(sum_j exp(x_j - m)), with m = max_j x_j (the log-sum-exp trick).
     Shape: the output has the input's shape; float dtypes are kept, integers become float32.
+    `dim` is an int in [-ndim, ndim) (a 0-d input counts as one dimension).
     """
     x = _float_array(x)
-    if not -max(x.ndim, 1) <= dim < max(x.ndim, 1):
-        raise ValueError(f"dim={dim} is out of range for logits of shape {x.shape}")
+    ndim = max(x.ndim, 1)
+    if isinstance(dim, bool) or not isinstance(dim, numbers.Integral):
+        raise TypeError(f"log_softmax needs dim to be an int in [{-ndim}, {ndim}) for logits of shape {x.shape}, "
+                        f"got dim={dim!r}")
+    if not -ndim <= dim < ndim:
+        raise ValueError(f"dim={dim} is out of range for logits of shape {x.shape} (ndim {x.ndim}); "
+                         f"expected an int in [{-ndim}, {ndim})")
     if x.ndim == 0:
         return Tensor(x - x)  # 0, or NaN for NaN
     ### BEGIN SOLUTION
     shifted = x - x.max(axis=dim, keepdims=True)
-    return Tensor(shifted - np.log(np.exp(shifted).sum(axis=dim, keepdims=True)))
+    sums = np.exp(shifted).sum(axis=dim, keepdims=True, dtype=_accumulator(x.dtype))  # float16: added in float32
+    return Tensor((shifted - np.log(sums)).astype(x.dtype, copy=False))
     ### END SOLUTION
 
 # %% ../../modules/04_losses/losses.ipynb #check-label-smoothing-export
 def _check_label_smoothing(label_smoothing):
-    """`label_smoothing` as a float if it lies in [0, 1]; otherwise a ValueError naming it."""
-    if not 0.0 <= label_smoothing <= 1.0:
+    """`label_smoothing` as a float if it is a number in [0, 1]; otherwise a TypeError or ValueError naming it."""
+    if isinstance(label_smoothing, bool) or not isinstance(label_smoothing, numbers.Real):
+        raise TypeError(f"label_smoothing must be a number in [0, 1], got {label_smoothing!r} "
+                        f"of type {type(label_smoothing).__name__}")
+    if not 0.0 <= label_smoothing <= 1.0:  # NaN fails this test too
         raise ValueError(f"label_smoothing must be in [0, 1], got {label_smoothing!r}")
     return float(label_smoothing)
 
@@ -152,6 +185,7 @@ def _cross_entropy_rows(logits, target, ignore_index):
     Returns (x, t, loss_shape): x (R, C); t either (R,) int64 class indices or (R, C) probabilities of
     x's dtype; loss_shape the shape of the per-element loss (the target's index shape).
     Class indices may have any integer dtype, or be whole floats; ignore_index is exempt from the range check.
+    Refused: bool targets, and targets of the logits' shape that are not floating point.
     """
     if logits.ndim == 0:
         raise ValueError("cross_entropy needs logits of shape (C,), (N, C) or (N, C, d1, ...), got a 0-d array "
@@ -160,6 +194,9 @@ def _cross_entropy_rows(logits, target, ignore_index):
     index_shape = logits.shape[:1] + logits.shape[2:] if logits.ndim > 1 else ()
     if C == 0:
         raise ValueError(f"cross_entropy needs at least one class, got logits of shape {logits.shape}")
+    if target.dtype == np.bool_:
+        raise ValueError(f"cross_entropy got a target of dtype bool and shape {target.shape}; expected integer class "
+                         f"indices of shape {index_shape} or floating-point probabilities of shape {logits.shape}")
     if target.shape not in (logits.shape, index_shape):
         raise ValueError(f"cross_entropy got logits of shape {logits.shape} and target of shape {target.shape}; "
                          f"expected class indices of shape {index_shape} or probabilities of shape {logits.shape}")
@@ -169,6 +206,10 @@ def _cross_entropy_rows(logits, target, ignore_index):
 
     x = rows(logits)
     if target.shape == logits.shape:
+        if target.dtype.kind != "f":  # most likely indices of the wrong shape, not a distribution
+            raise ValueError(f"cross_entropy got a target of dtype {target.dtype} and shape {target.shape} for logits "
+                             f"of shape {logits.shape}: class indices have shape {index_shape}, and probabilities "
+                             "(the logits' shape) must be floating point, e.g. a one-hot of floats")
         return x, rows(target).astype(x.dtype, copy=False), index_shape
     t = target.reshape(-1)
     if t.dtype.kind == "f":
@@ -219,12 +260,12 @@ def _softmax_rows(x, coef=None, block_bytes=2**20):
     its passes (max, subtract, exp, sum), and the blocks are shared among the CPU cores. With `coef` (R,),
     each row of e is then scaled by coef / s in the same block and e is returned, ready to become a
     gradient; without it, each block uses a small scratch array and None is returned in place of e.
-    Shape: x (R, C) -> m (R,), s (R,), e (R, C) or None.
+    Shape: x (R, C) -> m (R,), s (R,), e (R, C) or None; s is added up in `_accumulator(x.dtype)`.
     """
     ### BEGIN SOLUTION
     R, C = x.shape
     step = max(1, block_bytes // max(1, C * x.itemsize))  # rows per block
-    m, s = np.empty(R, x.dtype), np.empty(R, x.dtype)
+    m, s = np.empty(R, x.dtype), np.empty(R, _accumulator(x.dtype))  # float16 rows are summed in float32
     e = np.empty_like(x) if coef is not None else None
 
     def one_block(start):
@@ -233,7 +274,7 @@ def _softmax_rows(x, coef=None, block_bytes=2**20):
         m[rows] = x[rows].max(axis=1)
         np.subtract(x[rows], m[rows, None], out=block)
         np.exp(block, out=block)
-        s[rows] = block.sum(axis=1)
+        s[rows] = block.sum(axis=1, dtype=s.dtype)
         if coef is not None:
             block *= (coef[rows] / s[rows])[:, None]
 
@@ -255,21 +296,22 @@ def cross_entropy(input, target, weight=None, ignore_index=-100, reduction="mean
     _check_reduction(reduction)
     eps = _check_label_smoothing(label_smoothing)
     logits = _float_array(input)
-    x, t, loss_shape = _cross_entropy_rows(logits, Tensor(target).data, ignore_index)
+    x, t, loss_shape = _cross_entropy_rows(logits, _target_array(target), ignore_index)
     R, C = x.shape
     w = _class_weight(weight, C, x.dtype)
+    acc = _accumulator(x.dtype)  # the dtype to add up in: float32 for float16 logits
     ### BEGIN SOLUTION
     if t.ndim == 1:  # class indices: Q_n = (1-eps) w[t_n] onehot(t_n) + eps/C w, never built as a matrix
         keep = t != ignore_index
         t = np.where(keep, t, 0)  # a harmless column for ignored rows, whose weight is 0
         kept = keep.astype(x.dtype)
         w_t = w[t] * kept if w is not None else kept
-        total = w_t.sum()
-        a = (1 - eps) * w_t + (eps / C) * (w.sum() if w is not None else C) * kept
+        total = w_t.sum(dtype=acc)
+        a = (1 - eps) * w_t + (eps / C) * (float(w.sum(dtype=acc)) if w is not None else C) * kept
     else:  # probabilities: Q_n = ((1-eps) P_n + eps/C) w
         q = (1 - eps) * t + eps / C
         q = q * w if w is not None else q
-        a = q.sum(axis=1)
+        a = q.sum(axis=1, dtype=acc)
         total = R
     scale = _reduce_backward(reduction, total)
     m, s, grad = _softmax_rows(x, a * scale if ctx is not None else None)
@@ -277,14 +319,14 @@ def cross_entropy(input, target, weight=None, ignore_index=-100, reduction="mean
         loss = a * np.log(s) - (1 - eps) * w_t * (x[np.arange(R), t] - m)
         if eps:
             shifted = x - m[:, None]
-            loss -= (eps / C) * kept * (shifted @ w if w is not None else shifted.sum(axis=1))
+            loss -= (eps / C) * kept * (shifted @ w.astype(acc, copy=False) if w is not None else shifted.sum(axis=1, dtype=acc))
         loss = np.where(keep, loss, 0)  # an ignored row costs 0, even if its logits are inf or NaN
     else:
-        loss = a * np.log(s) - (q * (x - m[:, None])).sum(axis=1)
+        loss = a * np.log(s) - (q * (x - m[:, None])).sum(axis=1, dtype=acc)
     if ctx is not None:
         ctx.update(grad=grad, shape=logits.shape, scale=scale, eps=eps, w=w)
         ctx.update(dict(t=t, w_t=w_t, kept=kept) if t.ndim == 1 else dict(q=q))
-    return Tensor(_reduce(loss.reshape(loss_shape), reduction, total))
+    return Tensor(_reduce(loss.reshape(loss_shape).astype(x.dtype, copy=False), reduction, total))
     ### END SOLUTION
 
 # %% ../../modules/04_losses/losses.ipynb #cross-entropy-backward-export
@@ -293,7 +335,8 @@ def _cross_entropy_backward(ctx, grad_output):
 
     The forward left a_n * scale * softmax(x_n) in ctx["grad"]; this multiplies it by grad_output (unless that
     is 1), subtracts scale * grad_output_n * Q_n, and returns that same buffer in the logits' shape: no
-    one-hot matrix and no new (N, C) array, and therefore one backward per forward.
+    one-hot matrix and no new (N, C) array. The buffer so serves one backward; `Loss.backward` runs the
+    forward again before a second one.
     """
     ### BEGIN SOLUTION
     grad, eps, w = ctx["grad"], ctx["eps"], ctx["w"]
@@ -330,7 +373,7 @@ def binary_cross_entropy(input, target, weight=None, reduction="mean", ctx=None)
     """
     _check_reduction(reduction)
     p = _float_array(input)
-    y = _float_array(target).astype(p.dtype, copy=False)
+    y = _target_array(target, p.dtype)
     _check_same_shape("binary_cross_entropy", p, y)
     _check_unit_interval("input", p)
     _check_unit_interval("target", y)
@@ -352,9 +395,12 @@ def _binary_cross_entropy_backward(ctx, grad_output):
     """Gradient of `binary_cross_entropy` with respect to p: w (p - y) / max(p (1 - p), 1e-12) * scale * grad_output."""
     ### BEGIN SOLUTION
     p, y, w = ctx["p"], ctx["y"], ctx["w"]
-    # PyTorch's 1e-12 is a float32 number; using the same one keeps float64 gradients at p = 0 or 1 identical
+    # PyTorch's 1e-12 is a float32 number; using the same one keeps float64 gradients at p = 0 or 1 identical.
+    # With float16 p, np.maximum promotes to float32 (float16 cannot hold 1e-12): round back at the end.
     grad = (p - y) / np.maximum(p * (1 - p), np.float32(1e-12)) * (ctx["scale"] * grad_output)
-    return grad * w if w is not None else grad
+    grad = grad * w if w is not None else grad
+    with np.errstate(over="ignore"):  # float16: 1e12 at p = 0 or 1 rounds to inf, as in PyTorch
+        return grad.astype(p.dtype, copy=False)
     ### END SOLUTION
 
 # %% ../../modules/04_losses/losses.ipynb #bce-with-logits-export
@@ -368,7 +414,9 @@ def binary_cross_entropy_with_logits(input, target, weight=None, pos_weight=None
     """
     _check_reduction(reduction)
     x = _float_array(input)
-    y = _float_array(target).astype(x.dtype, copy=False)
+    dtype = x.dtype  # of the results
+    x = x.astype(_accumulator(dtype), copy=False)  # float16 is computed in float32: its terms nearly cancel
+    y = _target_array(target, x.dtype)
     _check_same_shape("binary_cross_entropy_with_logits", x, y)
     w = _broadcast_weight(weight, x.shape, x.dtype, "weight")
     pw = _broadcast_weight(pos_weight, x.shape, x.dtype, "pos_weight")
@@ -379,9 +427,9 @@ def binary_cross_entropy_with_logits(input, target, weight=None, pos_weight=None
     if w is not None:
         loss = loss * w
     if ctx is not None:
-        ctx.update(sigmoid=np.exp(log_sigmoid), y=y, w=w, pw=pw, positive=positive,
+        ctx.update(sigmoid=np.exp(log_sigmoid), y=y, w=w, pw=pw, positive=positive, dtype=dtype,
                    scale=_reduce_backward(reduction, x.size))
-    return Tensor(_reduce(loss, reduction))
+    return Tensor(_reduce(loss.astype(dtype, copy=False), reduction))
     ### END SOLUTION
 
 # %% ../../modules/04_losses/losses.ipynb #bce-with-logits-backward-export
@@ -390,7 +438,8 @@ def _binary_cross_entropy_with_logits_backward(ctx, grad_output):
     ### BEGIN SOLUTION
     y, w, pw = ctx["y"], ctx["w"], ctx["pw"]
     grad = (ctx["positive"] * ctx["sigmoid"] - (pw * y if pw is not None else y)) * (ctx["scale"] * grad_output)
-    return grad * w if w is not None else grad
+    grad = grad * w if w is not None else grad
+    return grad.astype(ctx["dtype"], copy=False)  # float16 was computed in float32
     ### END SOLUTION
 
 # %% ../../modules/04_losses/losses.ipynb #check-grad-output-export
@@ -419,6 +468,7 @@ class Loss:
     def __init__(self, reduction: Reduction = "mean"):
         self.reduction = _check_reduction(reduction)
         self._ctx = None  # what the last forward saved for backward
+        self._last_call = None  # the last forward's (input, target, options): references, not copies
 
     def _options(self):
         """The constructor's arguments, read back from the attributes of the same names."""
@@ -426,10 +476,15 @@ class Loss:
         return {name: getattr(self, name) for name in names}
 
     def forward(self, input, target):
-        """The loss of `input` against `target`, as a Tensor; keeps what backward() needs."""
+        """The loss of `input` against `target`, as a Tensor; keeps what backward() needs.
+
+        Keeps references to `input` and `target` (no copies), so that a repeated backward() can run it again.
+        """
+        options = self._options()
         ctx = {}
-        out = self._function(input, target, **self._options(), ctx=ctx)
+        out = self._function(input, target, **options, ctx=ctx)
         self._ctx = dict(ctx, loss_shape=out.shape, dtype=out.dtype, used=False)
+        self._last_call = (input, target, options)
         return out
 
     def __call__(self, input, target):
@@ -439,16 +494,20 @@ class Loss:
         """Gradient of the last forward's loss with respect to its input: a Tensor of the input's shape and dtype.
 
         `grad_output` defaults to 1 for 'mean' and 'sum'; for 'none' it must have the loss's shape.
-        One backward per forward: the gradient may be the forward's own buffer, reused in place.
+        A backward may use up what the forward saved (cross entropy's buffer becomes the gradient), so a second
+        backward() for the same forward first runs the loss again on the same (input, target): each call returns
+        a gradient of its own, and only a repeat costs an extra forward.
         """
         name = type(self).__name__
         if self._ctx is None:
             raise RuntimeError(f"{name}.backward() was called before forward(): call the loss on "
                                "(input, target) first, then backward()")
-        if self._ctx["used"]:
-            raise RuntimeError(f"{name}.backward() was already called for the last forward(), whose buffers it "
-                               "reused for the gradient; call forward() again before another backward()")
         g = _check_grad_output(grad_output, self._ctx["loss_shape"], self.reduction, self._ctx["dtype"])
+        if self._ctx["used"]:  # rebuild what the previous backward used up
+            input, target, options = self._last_call
+            ctx = {}
+            self._function(input, target, **options, ctx=ctx)
+            self._ctx.update(ctx)
         self._ctx["used"] = True
         return Tensor(self._backward_function(self._ctx, g))
 
