@@ -72,16 +72,24 @@ def peak_extra_bytes(fn, x, t):
     return peak - before
 
 
-def time_interleaved(fns, x, t, repeat):
-    """Median seconds per call of each fn, taking turns so that a noisy neighbour hits them all alike."""
-    for fn in fns.values():  # warm up: first-touch page faults, lazy imports, thread pools
-        fn(x, t)
+def time_in_blocks(fns, x, t, repeat, rounds=3):
+    """(median, min) seconds per call of each fn.
+
+    Each fn runs in blocks of consecutive calls, as a loss runs in a training loop; the first call of a block
+    is not timed, so what the previous block left behind (PyTorch's OpenMP workers keep spinning for a while
+    after each call, and slow down whatever runs next on these cores) is not charged to the next one. Blocks
+    take turns over `rounds` rounds, in a rotating order, so a slow spell of a shared machine hits them all.
+    """
     times = {name: [] for name in fns}
-    for _ in range(repeat):
-        for name, fn in fns.items():
-            start = time.perf_counter()
-            fn(x, t)
-            times[name].append(time.perf_counter() - start)
+    names = list(fns)
+    per_block = max(1, -(-repeat // rounds))
+    for r in range(rounds):
+        for name in names[r % len(names):] + names[:r % len(names)]:
+            fns[name](x, t)  # untimed: warms caches and thread pools, absorbs the neighbour's after-effects
+            for _ in range(per_block):
+                start = time.perf_counter()
+                fns[name](x, t)
+                times[name].append(time.perf_counter() - start)
     return {name: (statistics.median(ts), min(ts)) for name, ts in times.items()}
 
 
@@ -93,7 +101,8 @@ def main(argv=None):
     repeat = 3 if args.quick else max(1, args.repeat)
 
     threads = torch.get_num_threads() if torch is not None else None
-    print(f"cross entropy forward + backward, float32 logits, {repeat} interleaved runs each")
+    print(f"cross entropy forward + backward, float32 logits, about {repeat} timed runs each, "
+          "in blocks that take turns (see time_in_blocks)")
     print(f"numpy {np.__version__}, python {platform.python_version()}, "
           + (f"torch {torch.__version__} with its default {threads} threads" if torch else "torch not installed"))
     print()
@@ -113,7 +122,7 @@ def main(argv=None):
         fns = {"ours": tinytorch_forward_backward, "textbook": textbook_forward_backward}
         if torch is not None:
             fns["torch"] = torch_forward_backward
-        times = time_interleaved(fns, x, t, repeat)
+        times = time_in_blocks(fns, x, t, repeat)
         ours_mem = peak_extra_bytes(tinytorch_forward_backward, x, t) / x.nbytes
         book_mem = peak_extra_bytes(textbook_forward_backward, x, t) / x.nbytes
 

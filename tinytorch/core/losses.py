@@ -274,7 +274,7 @@ def _softmax_rows(x, coef=None, block_bytes=2**20):
         m[rows] = x[rows].max(axis=1)
         np.subtract(x[rows], m[rows, None], out=block)
         np.exp(block, out=block)
-        s[rows] = block.sum(axis=1, dtype=s.dtype)
+        s[rows] = np.einsum("ij->i", block, dtype=s.dtype)  # the row sums: see "the row sums" above
         if coef is not None:
             block *= (coef[rows] / s[rows])[:, None]
 
