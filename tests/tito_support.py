@@ -29,7 +29,7 @@ def write_notebook(path: Path, nb: dict):
 DEMO_EXPORT = '''#| export
 def double(x):
     "Twice `x`."
-    ### BEGIN SOLUTION
+    ### BEGIN SOLUTION 01.1
     return 2 * x
     ### END SOLUTION
 '''
@@ -43,7 +43,7 @@ class Counter:
     def tick(self, by=1):
         if by < 0:
             raise ValueError(f"by must be >= 0, got {by}")
-        ### BEGIN SOLUTION
+        ### BEGIN SOLUTION 01.2
         self.n += by
         return self.n
         ### END SOLUTION

@@ -50,6 +50,11 @@ def _render(course: Course, module: Module) -> dict[Path, str]:
     rendered: dict[Path, str] = {}
 
     class CollectingMaker(ModuleMaker):
+        def __init__(self, dest, name, nb_path, is_new=True, **kwargs):
+            # A notebook may send cells to a second module of its own (`#| export core.autograd`): that module
+            # is written whole from this notebook, like its default_exp one, never appended to.
+            super().__init__(dest, name, nb_path, is_new=True, **kwargs)
+
         def make(self, cells, all_cells=None, lib_path=None):
             final = self.fname
             final.parent.mkdir(parents=True, exist_ok=True)
@@ -67,7 +72,10 @@ def _render(course: Course, module: Module) -> dict[Path, str]:
     with contextlib.chdir(course.root), warnings.catch_warnings(record=True) as caught, \
             contextlib.redirect_stdout(io.StringIO()):
         warnings.simplefilter("always")
-        nb_export(module.notebook, lib_path=course.lib_path, mod_maker=CollectingMaker)
+        try:
+            nb_export(module.notebook, lib_path=course.lib_path, mod_maker=CollectingMaker)
+        except Exception as e:  # nbdev's own failures (a broken directive, ...) as one line, not a traceback
+            raise TitoError(f"{course.rel(module.notebook)}: nbdev could not export it: {type(e).__name__}: {e}") from None
     if not rendered:
         why = "; ".join(str(w.message).splitlines()[0] for w in caught) or "no `#| export` cells"
         raise TitoError(f"{course.rel(module.notebook)}: nothing to export ({why})")

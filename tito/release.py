@@ -30,20 +30,37 @@ def _enclosing_name(lines: list[str], indent: int) -> str | None:
     return ".".join(reversed(names)) or None
 
 
-def strip_solutions(source: str, module_number: int, first_task: int, where: str) -> tuple[str, list[str]]:
-    """Replace each solution block in one cell's source by a stub; return the new source and the task ids used."""
+BEGIN_MARKER = re.compile(r"^\s*### BEGIN SOLUTION(?:\s+(?P<task>\d{2}\.\d+))?(?:\s+(?P<stretch>stretch))?\s*$")
+
+
+def strip_solutions(source: str, module_number: int, where: str) -> tuple[str, list[str]]:
+    """Replace each solution block in one cell's source by a stub; return the new source and its task ids.
+
+    Every block names its stable task id in its marker, `### BEGIN SOLUTION 04.3` (`... 04.9 stretch` for an
+    optional task); the stub raises NotImplementedError("Task 04.3: implement NAME").
+    """
     out, tasks, block_start = [], [], None
     for lineno, line in enumerate(source.splitlines(keepends=True), 1):
         marker = line.strip()
-        if marker == BEGIN:
+        begin = BEGIN_MARKER.match(line) if marker.startswith(BEGIN) else None
+        if marker.startswith(BEGIN) and begin is None:
+            raise TitoError(f"{where}: line {lineno} `{marker}` is not a solution marker; write "
+                            f"`{BEGIN} {module_number:02d}.K` with the block's task id")
+        if begin:
             if block_start is not None:
                 raise TitoError(f"{where}: `{BEGIN}` on line {lineno} opens a block inside the one opened on line {block_start}")
+            task = begin.group("task")
+            if task is None:
+                raise TitoError(f"{where}: the solution block on line {lineno} has no task id; write "
+                                f"`{BEGIN} {module_number:02d}.K` (a stable id: the stub, the tests and the prose use it)")
+            if int(task.split(".")[0]) != module_number:
+                raise TitoError(f"{where}: the solution block on line {lineno} names task {task}, which is not a task "
+                                f"of module {module_number:02d}")
             block_start = lineno
             indent = line[: len(line) - len(line.lstrip())]
             name = _enclosing_name([ln.rstrip("\n") for ln in out], len(indent))
             if name is None:
                 raise TitoError(f"{where}: the solution block on line {lineno} is not inside a function")
-            task = f"{module_number:02d}.{first_task + len(tasks)}"
             tasks.append(task)
             out.append(f'{indent}raise NotImplementedError("Task {task}: implement {name}")\n')
         elif marker == END:
@@ -60,13 +77,11 @@ def strip_solutions(source: str, module_number: int, first_task: int, where: str
 def student_notebook(course: Course, notebook: Path, module_number: int) -> dict:
     """The notebook with solutions stubbed and outputs cleared; cell ids and everything else kept."""
     nb = read_notebook(notebook, course)
-    next_task = 1
     for number, cell in enumerate(nb["cells"], 1):
         if cell.get("cell_type") != "code":
             continue
         where = f"{course.rel(notebook)} cell {number}"
-        source, tasks = strip_solutions(cell_source(cell), module_number, next_task, where)
-        next_task += len(tasks)
+        source, _ = strip_solutions(cell_source(cell), module_number, where)
         cell["source"] = source.splitlines(keepends=True)
         cell["outputs"] = []
         cell["execution_count"] = None

@@ -526,3 +526,140 @@ def test_result_dtype_helper_tiers():
     assert _result_dtype(f32, np.array(1.0)) == np.float32
     assert _result_dtype(i64, np.array(1.0)) == np.float64
     assert _result_dtype(i64, 1.5, 2) == np.float32
+
+
+# ---------------------------------------------------------------- reading data: dtype=, subclasses, _as_float, _check_dim
+
+from tinytorch.core.tensor import _as_float, _check_dim  # noqa: E402
+
+
+def test_python_floats_with_an_explicit_dtype_are_read_in_that_dtype_not_through_float32():
+    assert Tensor([0.1, 0.7], dtype="float64").data.tolist() == [0.1, 0.7]
+    assert Tensor(0.1, dtype=np.float64).item() == 0.1
+
+
+@pytest.mark.filterwarnings("ignore:the matrix subclass:PendingDeprecationWarning")
+def test_np_matrix_is_read_as_the_plain_array_it_holds():
+    t = Tensor(np.matrix([[1.0, 2.0], [3.0, 4.0]]))
+    assert type(t.data) is np.ndarray and t.shape == (2, 2)
+    assert (t * t).data.tolist() == [[1.0, 4.0], [9.0, 16.0]]  # elementwise, not a matrix product
+
+
+def test_masked_arrays_are_refused():
+    with pytest.raises(TypeError, match=r"masked arrays.*filled"):
+        Tensor(np.ma.masked_array([1.0, 2.0], mask=[0, 1]))
+
+
+def test_as_float_keeps_float_arrays_converts_the_rest_and_casts_when_asked():
+    a = np.ones(3, np.float64)
+    assert _as_float(a) is a and _as_float(Tensor(a)) is a
+    assert _as_float(np.arange(3)).dtype == np.float32 and _as_float(True).dtype == np.float32
+    assert _as_float([1, 2], default=np.float64).dtype == np.float64
+    assert _as_float(0.1, np.float64) == 0.1 and _as_float(a, np.float16).dtype == np.float16
+    with pytest.raises(TypeError, match="'x'"):
+        _as_float("x")
+
+
+@pytest.mark.parametrize("dim, shape, axis", [(-1, (2, 3), 1), (0, (2, 3), 0), (np.int64(1), (2, 3), 1),
+                                              (0, (), 0), (-1, (), 0)])
+def test_check_dim_normalises_a_valid_dim(dim, shape, axis):
+    assert _check_dim(dim, shape, "op") == axis
+
+
+@pytest.mark.parametrize("dim, error, pattern", [(2, ValueError, r"op: dim 2 is out of range for a tensor of shape \(2, 3\) \(valid: -2 to 1\)"),
+                                                 (-3, ValueError, r"dim -3"), (1.0, TypeError, r"op: dim must be an int, got 1\.0"),
+                                                 (True, TypeError, r"got True"), (None, TypeError, r"got None")])
+def test_check_dim_refuses_with_the_value_and_the_range(dim, error, pattern):
+    with pytest.raises(error, match=pattern):
+        _check_dim(dim, (2, 3), "op")
+
+
+# ---------------------------------------------------------------- in place, NumPy interplay, argmax, backward
+
+
+@pytest.mark.parametrize("op, expected", [("+=", [3.0, 4.0]), ("-=", [-1.0, 0.0]), ("*=", [2.0, 4.0]), ("/=", [0.5, 1.0])])
+def test_in_place_operators_change_the_tensor_itself_and_keep_its_dtype(op, expected):
+    t = Tensor([1.0, 2.0])
+    same, array = t, t.data
+    exec(f"t {op} np.float64(2.0)")  # a float64 operand: the float32 tensor stays float32
+    assert t is same and t.data is array and t.dtype == np.float32 and t.data.tolist() == expected
+
+
+def test_the_sgd_update_idiom_changes_a_parameter_that_a_layer_holds():
+    holder = {"p": Tensor([1.0, 1.0])}
+    holder["p"].grad = Tensor([0.5, -0.5])
+    for p in holder.values():
+        p -= 0.1 * p.grad
+    assert holder["p"].data.tolist() == pytest.approx([0.95, 1.05])
+
+
+def test_array_in_place_update_with_a_tensor_operand_changes_the_array():
+    p = Tensor(np.array([1.0, 2.0]))
+    p.grad = Tensor(np.array([10.0, 10.0]))
+    array = p.data
+    p.data -= 0.1 * p.grad
+    assert p.data is array and p.data.tolist() == [0.0, 1.0]
+
+
+def test_in_place_broadcasting_that_would_grow_the_tensor_is_refused():
+    t = Tensor([1.0, 2.0, 3.0])
+    with pytest.raises(ValueError, match=re.escape("the result has shape (2, 3), which does not fit in place into a tensor of shape (3,)")):
+        t += Tensor([[1.0], [2.0]])
+    assert t.data.tolist() == [1.0, 2.0, 3.0]
+
+
+def test_in_place_results_an_integer_tensor_cannot_hold_are_refused():
+    t = Tensor([1, 2])
+    with pytest.raises(TypeError, match="the result is float32, which a int64 tensor cannot hold"):
+        t /= 2
+    with pytest.raises(TypeError, match="float32"):
+        t += 0.5
+    t += 1  # int + int stays in place
+    assert t.data.tolist() == [2, 3]
+
+
+def test_in_place_on_a_read_only_array_is_a_clear_error():
+    a = np.zeros(2)
+    a.flags.writeable = False
+    with pytest.raises(ValueError, match="read-only"):
+        t = Tensor(a)
+        t += 1.0
+
+
+def test_ndarray_operator_tensor_is_the_tensor_operation():
+    r = np.ones(2, np.float32) * Tensor([2, 3])
+    assert isinstance(r, Tensor) and r.dtype == np.float32 and r.data.tolist() == [2.0, 3.0]
+    r = np.array([1.0, 2.0]) - Tensor([1.0, 1.0], dtype="float64")
+    assert isinstance(r, Tensor) and r.data.tolist() == [0.0, 1.0]
+    assert isinstance(np.array([[1.0, 0.0], [0.0, 1.0]]) @ Tensor([1.0, 2.0]), Tensor)
+
+
+def test_other_numpy_functions_on_a_tensor_name_the_fix():
+    with pytest.raises(TypeError, match=r"np\.exp does not take a Tensor.*t\.numpy\(\)"):
+        np.exp(Tensor([1.0]))
+
+
+@pytest.mark.parametrize("data, dim, keepdims, expected", [
+    ([[0.1, 2.0, -1.0], [3.0, 3.0, 0.0]], 1, False, [1, 0]),      # a tie goes to the first
+    ([[0.1, 2.0, -1.0], [3.0, 3.0, 0.0]], 0, False, [1, 1, 1]),
+    ([[0.1, 2.0, -1.0], [3.0, 3.0, 0.0]], None, False, 3),
+    ([[0.1, 2.0, -1.0], [3.0, 3.0, 0.0]], -1, True, [[1], [0]]),
+    ([1.0, np.nan, 5.0], 0, False, 1),                            # NaN counts as the largest
+    (4.0, None, False, 0),
+])
+def test_argmax(data, dim, keepdims, expected):
+    out = Tensor(data).argmax(dim=dim, keepdims=keepdims)
+    assert out.dtype == np.int64 and out.data.tolist() == expected
+
+
+def test_argmax_errors():
+    with pytest.raises(ValueError, match=re.escape("argmax: dim 2 is out of range")):
+        Tensor([[1.0]]).argmax(dim=2)
+    with pytest.raises(ValueError, match=re.escape("an empty tensor (shape (0, 3))")):
+        Tensor(np.zeros((0, 3))).argmax()
+
+
+def test_tensor_backward_says_in_one_line_how_gradients_are_obtained():
+    with pytest.raises(RuntimeError, match=r"loss_fn\.backward\(\).*model\.backward") as info:
+        Tensor([1.0]).backward()
+    assert "\n" not in str(info.value)

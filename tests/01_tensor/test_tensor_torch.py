@@ -88,3 +88,22 @@ def test_integer_reductions_match_torch():
     assert DTYPES[Tensor(x).sum().dtype] == torch.from_numpy(x).sum().dtype
     assert DTYPES[Tensor(ARRAYS["bool"]).sum().dtype] == torch.from_numpy(ARRAYS["bool"]).sum().dtype
     assert DTYPES[Tensor(x).exp().dtype] == torch.from_numpy(x).exp().dtype
+
+
+@pytest.mark.parametrize("dim", [None, 0, 1, -1])
+@pytest.mark.parametrize("keepdims", [False, True])
+def test_argmax_matches_torch_with_ties_and_nan(dim, keepdims):
+    x = np.array([[1.0, 3.0, 3.0, np.nan], [2.0, 2.0, -1.0, 0.0], [0.0, 5.0, 5.0, 5.0]])
+    ours = Tensor(x).argmax(dim=dim, keepdims=keepdims)
+    theirs = torch.from_numpy(x).argmax(dim=dim, keepdim=keepdims)
+    assert ours.shape == tuple(theirs.shape) and ours.data.tolist() == theirs.tolist()
+
+
+@pytest.mark.parametrize("op", ["+=", "-=", "*=", "/="])
+@pytest.mark.parametrize("other", ["f64", "f32_row", "py_float", "py_int"])
+def test_in_place_operators_match_torch(op, other):
+    ours, theirs = Tensor(ARRAYS["f32"].copy()), torch.from_numpy(ARRAYS["f32"].copy())
+    exec(f"ours {op} operand(other, 'ours')")
+    exec(f"theirs {op} operand(other, 'torch')")
+    assert ours.dtype == np.float32 and theirs.dtype == torch.float32
+    np.testing.assert_allclose(ours.data, theirs.numpy(), rtol=1e-6)

@@ -9,7 +9,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
-from tinytorch.core.activations import Activation, ReLU, Sigmoid, Softmax, Tanh
+import tinytorch
+from tinytorch.core.activations import ReLU, Sigmoid, Softmax, Tanh
+from tinytorch.core.autograd import Module
 from tinytorch.core.tensor import Tensor
 
 ALL = [ReLU, Sigmoid, Tanh, Softmax]
@@ -206,9 +208,9 @@ def test_grad_output_of_the_wrong_shape_names_both_shapes(cls):
 
 
 def test_softmax_dim_errors():
-    with pytest.raises(ValueError, match=re.escape("dim=2 is out of range for an input of shape (2, 3)")):
+    with pytest.raises(ValueError, match=re.escape("softmax: dim 2 is out of range for a tensor of shape (2, 3) (valid: -2 to 1)")):
         Softmax(dim=2)(np.zeros((2, 3)))
-    with pytest.raises(ValueError, match=re.escape("dim=-3 is out of range")):
+    with pytest.raises(ValueError, match=re.escape("dim -3 is out of range")):
         Softmax(dim=-3)(np.zeros((2, 3)))
     with pytest.raises(ValueError, match="softmax needs at least one dimension"):
         Softmax()(np.float32(1.0))
@@ -279,5 +281,106 @@ def test_softmax_gradient_of_a_constant_upstream_is_zero(x):
     np.testing.assert_allclose(sm.backward(np.full(x.shape, 3.0)).data, 0.0, atol=1e-12)
 
 
-def test_base_class_is_exported():
-    assert issubclass(ReLU, Activation) and issubclass(Softmax, Activation)
+def test_every_activation_is_a_module():
+    assert all(issubclass(cls, Module) for cls in ALL)
+
+
+# ---------------------------------------------------------------- the protocol, for every activation
+
+
+@pytest.mark.parametrize("cls", ALL)
+def test_a_second_backward_for_one_forward_is_a_runtime_error(cls):
+    act = cls()
+    act(X)
+    act.backward(G)
+    with pytest.raises(RuntimeError, match=rf"{cls.__name__}\.backward\(\) was already called for the last forward"):
+        act.backward(G)
+
+
+@pytest.mark.parametrize("cls", ALL)
+def test_backward_after_a_forward_that_raised_is_a_runtime_error(cls):
+    act = cls()
+    act(X)
+    with pytest.raises(TypeError):
+        act("abc")
+    with pytest.raises(RuntimeError, match=r"the last forward\(\) raised an error"):
+        act.backward(G)
+
+
+@pytest.mark.parametrize("cls", ALL)
+def test_a_forward_under_no_grad_leaves_the_saved_forward_alone(cls):
+    expected = cls()
+    expected(X)
+    act = cls()
+    act(X)
+    with tinytorch.no_grad():
+        act(X[::-1] * 3.0)
+    np.testing.assert_array_equal(act.backward(G).data, expected.backward(G).data)
+
+
+@pytest.mark.parametrize("cls", ALL)
+def test_only_no_grad_forwards_leave_nothing_to_backward(cls):
+    act = cls()
+    with tinytorch.no_grad():
+        act(X)
+    with pytest.raises(RuntimeError, match="before forward"):
+        act.backward(G)
+
+
+@pytest.mark.parametrize("cls", ALL)
+@pytest.mark.parametrize("changed", ["input", "output", "grad_output"])
+def test_a_callers_in_place_change_after_forward_cannot_alter_the_gradient(cls, changed):
+    expected = cls()
+    expected(X.copy())
+    wanted = expected.backward(G.copy()).data
+    x, g = X.copy(), G.copy()
+    act = cls()
+    out = act(x)
+    if changed == "input":
+        x *= -3.0
+    elif changed == "output":
+        out.data[...] = 0.25
+    got = act.backward(g)
+    if changed == "grad_output":
+        g *= 10.0
+    np.testing.assert_array_equal(got.data, wanted)
+
+
+def test_relu_gradient_is_exactly_zero_where_the_input_is_not_positive_even_for_inf_or_nan():
+    relu = ReLU()
+    relu(np.array([-1.0, 0.0, 2.0, 3.0]))
+    got = relu.backward(np.array([np.inf, np.nan, np.inf, np.nan])).data
+    assert got[0] == 0.0 and got[1] == 0.0 and got[2] == np.inf and np.isnan(got[3])
+
+
+@pytest.mark.parametrize("shape, dim", [((3, 0), -1), ((0, 4), 0), ((0, 4), 1), ((2, 0, 3), 1)])
+def test_softmax_over_an_empty_dimension_is_empty_as_in_pytorch(shape, dim):
+    sm = Softmax(dim)
+    out = sm(np.zeros(shape, np.float32))
+    assert out.shape == shape and out.dtype == np.float32
+    assert sm.backward(np.zeros(shape)).shape == shape
+
+
+@pytest.mark.parametrize("cls", ALL)
+def test_finite_inputs_raise_nothing_under_seterr_raise(cls):
+    x = np.array([[-800.0, 0.0, 800.0]])
+    with np.errstate(all="raise"):
+        act = cls()
+        act(x)
+        act.backward(np.ones((1, 3)))
+
+
+def test_a_python_float_grad_output_is_read_at_the_outputs_precision():
+    tanh = Tanh()
+    tanh(np.array(0.0))  # 0-d float64: dy/dx = 1, so the gradient is grad_output itself
+    assert tanh.backward(0.1).item() == 0.1  # not float32's 0.10000000149
+
+
+def test_a_zero_dimensional_output_lets_grad_output_default_to_one():
+    sig = Sigmoid()
+    sig(np.array(0.0))
+    assert sig.backward().item() == 0.25
+    relu = ReLU()
+    relu(np.ones(2))
+    with pytest.raises(ValueError, match=re.escape("ReLU.backward() needs a grad_output of shape (2,)")):
+        relu.backward()

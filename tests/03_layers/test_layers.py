@@ -8,7 +8,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
+import tinytorch
 from tinytorch.core.activations import ReLU, Tanh
+from tinytorch.core.autograd import Module
 from tinytorch.core.layers import Linear, Sequential
 from tinytorch.core.tensor import Tensor
 
@@ -155,7 +157,7 @@ def test_backward_matches_central_differences(shape, bias):
         assert layer.bias is None
 
 
-def test_backward_overwrites_gradients_instead_of_accumulating():
+def test_backward_accumulates_gradients_until_zero_grad():
     layer = fixed_layer()
     x = np.array([[1.0, 2.0, 3.0]])
     layer(x)
@@ -163,7 +165,9 @@ def test_backward_overwrites_gradients_instead_of_accumulating():
     first = layer.weight.grad.data.copy()
     layer(x)
     layer.backward([[1.0, 1.0]])
-    np.testing.assert_array_equal(layer.weight.grad.data, first)
+    np.testing.assert_array_equal(layer.weight.grad.data, 2 * first)
+    layer.zero_grad()
+    assert layer.weight.grad is None and layer.bias.grad is None
     layer(x)
     layer.backward([[2.0, 0.0]])
     assert layer.weight.grad.data.tolist() == [[2.0, 4.0, 6.0], [0.0, 0.0, 0.0]]
@@ -262,6 +266,7 @@ def test_sequential_backward_matches_central_differences_for_input_and_every_par
             finally:
                 p.data[...] = saved
         numeric = numerical_grad(loss, p.data.copy())
+        net.zero_grad()
         net(x)
         net.backward(g)
         np.testing.assert_allclose(p.grad.data, numeric, rtol=1e-6, atol=1e-8)
@@ -310,7 +315,7 @@ def test_empty_sequential_is_the_identity():
 
 
 def test_sequential_errors():
-    with pytest.raises(TypeError, match=re.escape("layer 1 (42) needs forward and backward methods")):
+    with pytest.raises(TypeError, match=re.escape("layer 1 (42) is not a Module")):
         Sequential(Linear(2, 2), 42)
     with pytest.raises(RuntimeError, match=re.escape("Sequential.backward() was called before forward()")):
         make_net().backward(np.ones((1, 2)))
@@ -342,9 +347,139 @@ def test_parameter_gradients_of_a_batch_are_sums_over_examples(n, seed, data):
     total_w, total_b = layer.weight.grad.data.copy(), layer.bias.grad.data.copy()
     per_w, per_b = np.zeros_like(total_w), np.zeros_like(total_b)
     for row in range(n):
+        layer.zero_grad()
         layer(x[row])
         layer.backward(g[row])
         per_w += layer.weight.grad.data
         per_b += layer.bias.grad.data
     np.testing.assert_allclose(total_w, per_w, rtol=1e-10, atol=1e-10)
     np.testing.assert_allclose(total_b, per_b, rtol=1e-10, atol=1e-10)
+
+
+# ---------------------------------------------------------------- the protocol (module 02) in the layers
+
+
+def _fresh_net():
+    return Sequential(Linear(3, 4, dtype=np.float64, generator=0), ReLU(), Linear(4, 2, dtype=np.float64, generator=1))
+
+
+X3 = np.random.default_rng(7).normal(size=(5, 3))
+G2 = np.random.default_rng(8).normal(size=(5, 2))
+
+
+def _gradients(net, x=X3, g=G2):
+    net(x)
+    dx = net.backward(g).data
+    return [dx] + [p.grad.data.copy() for p in net.parameters()]
+
+
+def test_every_layer_is_a_module():
+    assert issubclass(Linear, Module) and issubclass(Sequential, Module)
+
+
+@pytest.mark.parametrize("make", [lambda: Linear(3, 2, dtype=np.float64, generator=0), _fresh_net],
+                         ids=["Linear", "Sequential"])
+@pytest.mark.parametrize("changed", ["input", "output", "weights"])
+def test_a_callers_in_place_change_after_forward_cannot_alter_the_gradient(make, changed):
+    expected = _gradients(make(), X3.copy(), np.ones((5, 2)))
+    net, x = make(), X3.copy()
+    out = net(x)
+    if changed == "input":
+        x[...] = 100.0
+    elif changed == "output":
+        out.data[...] = -3.0
+    else:  # an optimizer step between forward and backward
+        for p in net.parameters():
+            p -= 0.5
+    got = [net.backward(np.ones((5, 2))).data] + [p.grad.data for p in net.parameters()]
+    for a, b in zip(got, expected):
+        np.testing.assert_array_equal(a, b)
+
+
+@pytest.mark.parametrize("make", [lambda: Linear(3, 2, generator=0), _fresh_net], ids=["Linear", "Sequential"])
+def test_a_second_backward_for_one_forward_is_a_runtime_error(make):
+    net = make()
+    net(X3)
+    net.backward(np.ones((5, 2)))
+    with pytest.raises(RuntimeError, match="already called for the last forward"):
+        net.backward(np.ones((5, 2)))
+
+
+def test_a_sequential_forward_that_raised_leaves_nothing_to_backward_in_any_layer():
+    net = _fresh_net()
+    net(X3)  # a good forward first: it must not be the one a later backward uses
+    with pytest.raises(ValueError, match="in_features=3"):
+        net(np.ones((5, 7)))
+    for module in [net, *net.layers]:
+        with pytest.raises(RuntimeError, match=r"the last forward\(\) raised an error"):
+            module.backward(np.ones((5, 2)) if module is not net.layers[0] else np.ones((5, 4)))
+
+
+def test_a_forward_under_no_grad_in_the_middle_of_a_step_leaves_the_gradient_alone():
+    expected = _gradients(_fresh_net())
+    net = _fresh_net()
+    net(X3)
+    with tinytorch.no_grad():
+        accuracy_look = net(X3[:2] * 5.0)  # another batch size, as an evaluation would use
+    assert accuracy_look.shape == (2, 2)
+    got = [net.backward(G2).data] + [p.grad.data for p in net.parameters()]
+    for a, b in zip(got, expected):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_micro_batches_accumulate_to_the_big_batchs_gradient():
+    big = _fresh_net()
+    big(X3)
+    big.backward(G2)
+    small = _fresh_net()
+    for rows in (slice(0, 2), slice(2, 5)):
+        small(X3[rows])
+        small.backward(G2[rows])
+    for a, b in zip(small.parameters(), big.parameters()):
+        np.testing.assert_allclose(a.grad.data, b.grad.data, rtol=1e-12, atol=1e-14)
+
+
+def test_state_dict_names_parameters_by_position_and_round_trips():
+    net = _fresh_net()
+    state = net.state_dict()
+    assert list(state) == ["0.weight", "0.bias", "2.weight", "2.bias"]
+    other = Sequential(Linear(3, 4, dtype=np.float64, generator=5), ReLU(), Linear(4, 2, dtype=np.float64, generator=6))
+    other.load_state_dict(state)
+    np.testing.assert_array_equal(other(X3).data, net(X3).data)
+    with pytest.raises(ValueError, match=re.escape("'0.weight' has shape (4, 3), but the parameter has shape (5, 3)")):
+        Sequential(Linear(3, 5), ReLU(), Linear(5, 2)).load_state_dict(state)
+
+
+def test_linear_without_bias_has_one_parameter_and_no_bias_gradient():
+    layer = Linear(3, 2, bias=False, generator=0)
+    assert [n for n, _ in layer.named_parameters()] == ["weight"]
+    layer(X3)
+    layer.backward(np.ones((5, 2)))
+    assert layer.weight.grad.shape == (2, 3) and layer.bias is None
+
+
+def test_the_update_idioms_change_the_layers_weights():
+    layer = Linear(3, 2, generator=0)
+    before = layer.weight.data.copy()
+    layer(X3)
+    layer.backward(np.ones((5, 2)))
+    for p in layer.parameters():
+        p -= 0.1 * p.grad
+    np.testing.assert_allclose(layer.weight.data, before - 0.1 * layer.weight.grad.data, rtol=1e-6)
+    for p in layer.parameters():
+        p.data -= 0.1 * p.grad  # on the arrays: works too
+    np.testing.assert_allclose(layer.weight.data, before - 0.2 * layer.weight.grad.data, rtol=1e-6)
+    assert layer.weight.dtype == np.float32
+
+
+def test_finite_inputs_raise_nothing_under_seterr_raise():
+    net = _fresh_net()
+    with np.errstate(all="raise"):
+        net(np.full((2, 3), 1e-200))  # products underflow to 0: not an error
+        net.backward(np.ones((2, 2)))
+
+
+def test_loss_backward_on_a_tensor_says_how_gradients_are_obtained():
+    out = Linear(3, 2)(X3)
+    with pytest.raises(RuntimeError, match=r"loss_fn\.backward\(\).*model\.backward"):
+        out.backward()

@@ -1,5 +1,6 @@
 """`tito release` and grading in the student copy, on the temporary course."""
 import json
+import re
 
 import pytest
 from tito_support import notebook, notebook_bytes, run_tito, write_notebook
@@ -81,7 +82,7 @@ def test_release_force_keeps_a_backup(course, tmp_path):
 def test_release_refuses_an_unterminated_solution_block(course, tmp_path):
     nb_path = course / "modules" / "01_demo" / "demo.ipynb"
     nb = json.loads(nb_path.read_text())
-    nb["cells"][2]["source"] = ["#| export\n", "def double(x):\n", "    ### BEGIN SOLUTION\n", "    return 2 * x\n"]
+    nb["cells"][2]["source"] = ["#| export\n", "def double(x):\n", "    ### BEGIN SOLUTION 01.1\n", "    return 2 * x\n"]
     nb_path.write_text(json.dumps(nb))
     dest = tmp_path / "student"
     r = run_tito(course, "release", "--to", str(dest))
@@ -120,26 +121,39 @@ def test_release_does_not_touch_the_source_notebooks(course, tmp_path):
 
 
 def test_stub_keeps_the_blocks_indentation():
-    src = "def f(x):\n    if x:\n        ### BEGIN SOLUTION\n        return 1\n        ### END SOLUTION\n    return 0\n"
-    out, tasks = strip_solutions(src, 4, 3, "nb cell 1")
+    src = "def f(x):\n    if x:\n        ### BEGIN SOLUTION 04.3\n        return 1\n        ### END SOLUTION\n    return 0\n"
+    out, tasks = strip_solutions(src, 4, "nb cell 1")
     assert out == 'def f(x):\n    if x:\n        raise NotImplementedError("Task 04.3: implement f")\n    return 0\n'
     assert tasks == ["04.3"]
 
 
 def test_stub_names_methods_with_their_class():
-    src = "class A:\n    def go(self):\n        ### BEGIN SOLUTION\n        pass\n        ### END SOLUTION\n"
-    out, _ = strip_solutions(src, 1, 1, "nb cell 1")
-    assert "Task 01.1: implement A.go" in out
+    src = "class A:\n    def go(self):\n        ### BEGIN SOLUTION 01.7\n        pass\n        ### END SOLUTION\n"
+    out, _ = strip_solutions(src, 1, "nb cell 1")
+    assert "Task 01.7: implement A.go" in out
+
+
+def test_the_task_id_comes_from_the_marker_and_may_repeat_for_a_forward_and_backward_pair():
+    src = ("class F:\n    def forward(ctx):\n        ### BEGIN SOLUTION 02.5\n        pass\n        ### END SOLUTION\n"
+           "    def backward(ctx):\n        ### BEGIN SOLUTION 02.5\n        pass\n        ### END SOLUTION\n"
+           "def g():\n    ### BEGIN SOLUTION 02.9 stretch\n    pass\n    ### END SOLUTION\n")
+    out, tasks = strip_solutions(src, 2, "nb cell 1")
+    assert tasks == ["02.5", "02.5", "02.9"]
+    assert "Task 02.5: implement F.forward" in out and "Task 02.5: implement F.backward" in out
+    assert "Task 02.9: implement g" in out
 
 
 @pytest.mark.parametrize("src, message", [
     ("def f():\n    ### END SOLUTION\n", "has no `### BEGIN SOLUTION` before it"),
-    ("def f():\n    ### BEGIN SOLUTION\n    ### BEGIN SOLUTION\n", "opens a block inside the one opened on line 2"),
-    ("### BEGIN SOLUTION\nx = 1\n### END SOLUTION\n", "is not inside a function"),
+    ("def f():\n    ### BEGIN SOLUTION 01.1\n    ### BEGIN SOLUTION 01.2\n", "opens a block inside the one opened on line 2"),
+    ("### BEGIN SOLUTION 01.1\nx = 1\n### END SOLUTION\n", "is not inside a function"),
+    ("def f():\n    ### BEGIN SOLUTION\n    pass\n    ### END SOLUTION\n", "has no task id; write `### BEGIN SOLUTION 01.K`"),
+    ("def f():\n    ### BEGIN SOLUTION 04.1\n    pass\n    ### END SOLUTION\n", "names task 04.1, which is not a task of module 01"),
+    ("def f():\n    ### BEGIN SOLUTION task one\n    pass\n    ### END SOLUTION\n", "is not a solution marker"),
 ])
 def test_malformed_solution_blocks_are_refused(src, message):
-    with pytest.raises(TitoError, match=message):
-        strip_solutions(src, 1, 1, "nb cell 1")
+    with pytest.raises(TitoError, match=re.escape(message)):
+        strip_solutions(src, 1, "nb cell 1")
 
 
 def test_a_notebook_without_solutions_is_copied_unchanged_but_for_outputs(tmp_path):

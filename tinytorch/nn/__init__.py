@@ -1,5 +1,6 @@
-"""The user-facing building blocks: activations, layers and losses, in one namespace."""
+"""The user-facing building blocks: the Module base, activations, layers and losses, in one namespace."""
 from ..core.activations import ReLU, Sigmoid, Softmax, Tanh
+from ..core.autograd import Module
 from ..core.layers import Linear, Sequential
 from ..core.losses import (
     BinaryCrossEntropyLoss,
@@ -10,6 +11,7 @@ from ..core.losses import (
 )
 
 __all__ = [
+    "Module",
     "ReLU", "Sigmoid", "Tanh", "Softmax",
     "Linear", "Sequential",
     "Loss", "MSELoss", "CrossEntropyLoss", "BinaryCrossEntropyLoss", "BinaryCrossEntropyWithLogitsLoss",
