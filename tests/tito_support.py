@@ -53,9 +53,10 @@ class Counter:
 def demo_notebook() -> dict:
     return notebook(
         ("code", "#| default_exp core.demo"),
-        ("markdown", "# Demo\nA module for testing tito."),
+        ("markdown", "# Demo\nA module for testing tito.\n\n## Doubling\n\n**Task 01.1:** `double`."),
         ("code", DEMO_EXPORT),
         ("code", "assert double(2) == 4"),
+        ("markdown", "## Counting\n\n**Task 01.2:** `Counter.tick`."),
         ("code", DEMO_CLASS),
         ("code", "c = Counter()\nassert c.tick() == 1 and c.tick(2) == 3"),
     )
@@ -75,9 +76,9 @@ def make_course(tmp_path: Path) -> Path:
     tests.mkdir(parents=True)
     shutil.copy(REPO / "tests" / "conftest.py", root / "tests" / "conftest.py")
     (tests / "test_demo.py").write_text(
-        "from tinytorch.core.demo import Counter, double\n\n"
-        "def test_double_of_three_is_six():\n    assert double(3) == 6\n\n"
-        "def test_counter_adds_up():\n    c = Counter()\n    c.tick(2)\n    assert c.tick(3) == 5\n"
+        "import pytest\n\nfrom tinytorch.core.demo import Counter, double\n\n"
+        "@pytest.mark.task(\"01.1\")\ndef test_double_of_three_is_six():\n    assert double(3) == 6\n\n"
+        "@pytest.mark.task(\"01.2\")\ndef test_counter_adds_up():\n    c = Counter()\n    c.tick(2)\n    assert c.tick(3) == 5\n"
     )
     return root
 

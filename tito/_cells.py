@@ -1,7 +1,11 @@
 """Run a notebook's code cells in order in one namespace, recording which cells fail (a child process of `tito test`).
 
+`assert` statements are rewritten as pytest rewrites them in test files, so that a failing check reports the
+values it compared (`assert 3.0 == 4.0`), not an empty AssertionError.
+
 Usage: python -m tito._cells NOTEBOOK RESULTS_JSON
 """
+import ast
 import contextlib
 import io
 import json
@@ -15,6 +19,17 @@ _NO_EVAL = re.compile(r"^\s*#\s*\|\s*eval\s*:\s*false", re.M)
 
 def _is_only_directives(src: str) -> bool:
     return all(not line.strip() or _DIRECTIVE.match(line) for line in src.splitlines())
+
+
+def _compile(src: str, filename: str):
+    """The cell's code, with pytest's assertion rewriting when pytest is there (it is, in the dev extra)."""
+    tree = ast.parse(src, filename)
+    try:
+        from _pytest.assertion.rewrite import rewrite_asserts
+    except ImportError:  # plain asserts still work, just with less to say
+        return compile(tree, filename, "exec")
+    rewrite_asserts(tree, src.encode("utf-8"), filename)
+    return compile(tree, filename, "exec")
 
 
 def run(notebook: str) -> list[dict]:
@@ -32,23 +47,31 @@ def run(notebook: str) -> list[dict]:
         filename = f"<cell {number}>"
         kind = "export" if re.search(r"^\s*#\s*\|\s*export", src, re.M) else "check"
         result = {"cell": number, "id": cell.get("id", ""), "kind": kind, "ok": True}
+        lines = src.splitlines()
         out = io.StringIO()
         try:
+            code = _compile(src, filename)
             with contextlib.redirect_stdout(out), contextlib.redirect_stderr(out):
-                exec(compile(src, filename, "exec"), namespace)
+                exec(code, namespace)
         except KeyboardInterrupt:
             raise
         except SyntaxError as e:
             line = e.lineno if e.filename == filename else None
-            text = src.splitlines()[line - 1].lstrip() if line and line <= len(src.splitlines()) else ""
+            text = lines[line - 1].lstrip() if line and line <= len(lines) else ""
             why = "IPython magics and shell escapes do not run here; write plain Python" \
                 if text.startswith(("%", "!")) else e.msg
-            result.update(ok=False, line=line, error=f"SyntaxError: {why}")
+            result.update(ok=False, line=line, source=text, error=f"SyntaxError: {why}", detail=[], traceback="")
         except BaseException as e:  # a failing check is data here, whatever it raised
-            line = next((fs.lineno for fs in reversed(traceback.extract_tb(e.__traceback__))
-                         if fs.filename == filename), None)
-            message = str(e).strip().splitlines()[0] if str(e).strip() else ""
-            result.update(ok=False, line=line, error=f"{type(e).__name__}: {message}".rstrip(": "))
+            frames = traceback.extract_tb(e.__traceback__)
+            line = next((fs.lineno for fs in reversed(frames) if fs.filename == filename), None)
+            message = str(e).strip()
+            first, *rest = message.splitlines() or [""]
+            result.update(
+                ok=False, line=line, source=lines[line - 1].strip() if line and line <= len(lines) else "",
+                error=f"{type(e).__name__}: {first}".rstrip(": "), detail=[ln.rstrip() for ln in rest if ln.strip()],
+                traceback="".join(traceback.format_exception(type(e), e, e.__traceback__)).replace(
+                    f'File "{filename}"', f"cell {number}"),
+            )
         results.append(result)
     return results
 

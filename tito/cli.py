@@ -1,5 +1,6 @@
 """The `tito` command line. Only argparse at start-up: each command imports what it needs when it runs."""
 import argparse
+import re
 import sys
 
 EXIT_OK, EXIT_FAIL, EXIT_USAGE = 0, 1, 2
@@ -48,11 +49,15 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("test", help="run a module's inline checks, then its tests", formatter_class=fmt,
                        description="Run the notebook's own checks (its code cells, in order), then tests/NN_name/ with\n"
-                                   "pytest against this course's exported package. One line per failing check, then a\n"
-                                   "summary. Export first (tito export) if you changed the notebook.",
-                       epilog="examples:\n  tito test 04_losses\n  tito test --all\n  tito test 4 --verbose")
+                                   "pytest against this course's exported package, and report task by task: each\n"
+                                   "failure with what was expected and what came, then the list of tasks, done or to do.\n"
+                                   "Export first (tito export) if you changed the notebook: tito test says so if you did not.",
+                       epilog="examples:\n  tito test 04_losses\n  tito test 04_losses --task 04.3\n  tito test --all\n"
+                              "  tito test 4 --task 04.3 --verbose     every failure in full, with its traceback")
     _add_module_arg(p, allow_all=True)
-    p.add_argument("--verbose", "-v", action="store_true", help="list every failing check, not only the first 40")
+    p.add_argument("--task", "-t", metavar="ID", help="only this task's checks and tests, e.g. 04.3")
+    p.add_argument("--verbose", "-v", action="store_true",
+                   help="show every failure in full (tracebacks too), not only the first few")
 
     p = sub.add_parser("complete", help="export + test + what to do next", formatter_class=fmt,
                        description="The student's 'done': export the module, test it, and say what passed, what failed\n"
@@ -143,10 +148,15 @@ def cmd_test(course, args, parser, ui) -> int:
     from tito.testing import run_module_tests
 
     modules = _modules(course, args, parser)
+    if args.task:
+        if not re.fullmatch(r"\d{2}\.\d+", args.task):
+            parser.error(f"--task {args.task!r} is not a task id; write it as in the notebook, e.g. 04.3")
+        if args.all:
+            parser.error("--task goes with one module, e.g. tito test 04_losses --task 04.3")
     failed = []
     for m in modules:
-        ui.heading(f"== {m.slug}")
-        if not run_module_tests(course, m, ui, verbose=args.verbose):
+        ui.heading(f"== {m.slug}" + (f", task {args.task}" if args.task else ""))
+        if not run_module_tests(course, m, ui, verbose=args.verbose, task=args.task):
             failed.append(m.slug)
     if failed:
         ui.error(f"tests failed for {', '.join(failed)}")
@@ -178,8 +188,8 @@ def cmd_complete(course, args, parser, ui) -> int:
     left = task_locations(course, m)
     if left:
         ui.line(f"      Still to do in {course.rel(m.notebook)}:")
-        for task_id, (name, cell) in sorted(left.items(), key=lambda kv: [int(p) for p in kv[0].split(".")]):
-            ui.line(f"        Task {task_id}: implement {name} (cell {cell})")
+        for task_id, (name, section) in left.items():
+            ui.line(f'        Task {task_id}: implement {name} (in "{section}")')
     ui.line(f"      Fix the first failure above, then run `tito complete {m.slug}` again.")
     ui.error(f"{m.slug} is not complete yet")
     return EXIT_FAIL

@@ -12,9 +12,12 @@ from tito.errors import TitoError
 BEGIN, END = "### BEGIN SOLUTION", "### END SOLUTION"
 _DEF = re.compile(r"^(\s*)(?:async\s+)?(def|class)\s+(\w+)")
 # Never copied: version control, environments, caches and build output.
-SKIP = {".git", ".venv", "venv", "__pycache__", ".pytest_cache", ".hypothesis", ".ipynb_checkpoints",
-        ".tito", ".jupyter_cache", "build", "dist"}
+SKIP = {"venv", "__pycache__", "build", "dist"}  # and every dot-file but .gitignore: .git, .venv, caches, .ci
 SKIP_PATHS = {"site/_build", "site/_generated"}
+# The instructor's: the README for instructors and CI, and the tests of tito and of the committed course itself
+# (the release round trip, the hygiene checks), which a student's finished work has nothing to do with.
+INSTRUCTOR_ONLY = {"README.md", "tests/tito_cli", "tests/tito_support.py"}
+STUDENT_README = "STUDENT_README.md"  # becomes the copy's README.md
 
 
 def _enclosing_name(lines: list[str], indent: int) -> str | None:
@@ -91,9 +94,12 @@ def student_notebook(course: Course, notebook: Path, module_number: int) -> dict
 def _copy_course(src: Path, dest: Path):
     def ignore(folder, names):
         rel = Path(folder).resolve().relative_to(src)
-        return {n for n in names if n in SKIP or n.endswith(".egg-info") or (rel / n).as_posix() in SKIP_PATHS}
+        return {n for n in names if n in SKIP or (n.startswith(".") and n != ".gitignore") or n.endswith(".egg-info")
+                or (rel / n).as_posix() in SKIP_PATHS | INSTRUCTOR_ONLY}
 
     shutil.copytree(src, dest, ignore=ignore, symlinks=True)
+    if (dest / STUDENT_README).is_file():
+        (dest / STUDENT_README).rename(dest / "README.md")
 
 
 def release(course: Course, to: Path, force: bool, ui) -> Path:

@@ -1,46 +1,71 @@
-"""`tito test`: the notebook's inline checks, then pytest on tests/NN_name/, against the course's own package."""
+"""`tito test`: the notebook's inline checks, then pytest on tests/NN_name/, reported task by task.
+
+Every result (a notebook cell, a test) knows the tasks it exercises. A failure that only says a task is not
+written yet (its stub raised, or the test was not run because of it) is folded into that task's line of the
+task list; every other failure is shown with what was expected and what came, where to find it, and the one
+command that shows all of it.
+"""
 import json
 import os
 import re
 import subprocess
 import sys
 import tempfile
-import xml.etree.ElementTree as ET
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from tito.course import Course, Module, cell_source, read_notebook
+from tito.course import Course, Module, read_notebook
 from tito.errors import TitoError
+from tito.tasks import STUB, Task, read_tasks, stubbed_tasks, task_key
 
-TASK = re.compile(r"Task (\d+\.\d+): implement ([\w.]+)")
-# pytest's report of a test file that skipped itself: ('path', line, 'Skipped: reason')
-_FILE_SKIP = re.compile(r"""^\(['"](?P<file>.+?)['"], \d+, ['"](?:Skipped: )?(?P<reason>.*)['"]\)$""")
-MAX_LINES = 40  # failing checks listed one per line; beyond this, a count
+_WAITS = re.compile(r"Task (\d{2}\.\d+)(?:: implement|\s+\()")  # a stub's message, or conftest's "needs Task 04.3 (...)"
+MAX_SHOWN = 8  # failures shown in full; beyond this, a count (--verbose shows all)
+DETAIL_LINES = 6
 
 
 @dataclass
-class Failure:
+class Result:
+    kind: str  # "check" (a notebook cell) or "test"
     where: str
-    message: str
+    tasks: list[str]  # the tasks it exercises; it grades the last one; [] for given code
+    ok: bool = True
+    skipped: bool = False
+    error: str = ""
+    detail: list[str] = field(default_factory=list)
+    full: str = ""
+    command: str = ""
+    waits_for: str | None = None  # the unwritten task that this failure is only a symptom of
+    definition: bool = False  # an `#| export` cell: it defines, the cells after it check
+
+    @property
+    def task(self) -> str | None:
+        return self.tasks[-1] if self.tasks else None
 
 
 @dataclass
-class Outcome:
+class Layer:
     label: str
-    passed: int = 0
-    skipped: int = 0
-    failures: list[Failure] = field(default_factory=list)
-    problem: str | None = None  # the run itself went wrong (no tests, crash)
+    results: list[Result] = field(default_factory=list)
+    problem: str | None = None  # the run itself went wrong (no tests, a crash, a file that does not import)
     skip_reasons: dict[str, int] = field(default_factory=dict)
+
+    def count(self, what) -> int:
+        return sum(1 for r in self.results if what(r))
 
     @property
     def ok(self) -> bool:
-        return not self.failures and self.problem is None
+        return self.problem is None and all(r.ok for r in self.results)
 
     def summary(self) -> str:
-        parts = [f"{self.passed} passed", f"{len(self.failures)} failed"]
-        if self.skipped:
-            parts.append(f"{self.skipped} skipped")
+        passed = self.count(lambda r: r.ok and not r.skipped)
+        waiting = self.count(lambda r: not r.ok and r.waits_for)
+        failed = self.count(lambda r: not r.ok and not r.waits_for)
+        skipped = self.count(lambda r: r.skipped)
+        parts = [f"{passed} passed", f"{failed} failed"]
+        if waiting:
+            parts.append(f"{waiting} waiting for tasks not written yet")
+        if skipped:
+            parts.append(f"{skipped} skipped")
         return f"{self.label}: " + ", ".join(parts)
 
 
@@ -53,8 +78,45 @@ def course_env(course: Course) -> dict:
     return env
 
 
-def run_inline(course: Course, module: Module, timeout: float = 900) -> Outcome:
-    outcome = Outcome("inline checks")
+def _python(course: Course) -> str:
+    """How the student runs this Python: `.venv/bin/python` inside the course, else `python`."""
+    exe = Path(sys.executable)
+    try:
+        return exe.relative_to(course.root).as_posix()
+    except ValueError:
+        return "python"
+
+
+def _waits_for(text: str, stubs: dict[str, str]) -> str | None:
+    """The unwritten task a failure message names, if it names one whose stub is still in the package."""
+    return next((m for m in _WAITS.findall(text) if m in stubs), None)
+
+
+def _tidy(lines: list[str]) -> list[str]:
+    """Assertion details as a student reads them: names for functions and modules, no lines that only say
+    where a name came from (`+ where allclose = numpy.allclose`)."""
+    out = []
+    for line in lines:
+        line = re.sub(r"\\n\s+", " ", line)  # an array's repr, folded onto one line by pytest's explanation
+        line = re.sub(r"<function (\S+) at 0x[0-9a-f]+>", r"\1", line)
+        line = re.sub(r"<module '([^']+)' from '[^']*'>", r"\1", line)
+        line = re.sub(r"<built-in function (\w+)>", r"\1", line)
+        line = re.sub(r"<bound method (\S+) of [^>]*>+", r"\1", line)
+        line = re.sub(r"<class '(?:[\w.]+\.)?(\w+)'>", r"\1", line)
+        line = re.sub(r"<(?:[\w.]+\.)?(\w+) object at 0x[0-9a-f]+>", r"\1(...)", line)
+        where = re.match(r"^\+\s+(?:where|and)\s+(.+?) = (.+)$", line.strip())
+        if not (where and (where.group(2) == where.group(1) or where.group(2).endswith("." + where.group(1)))):
+            out.append(line)
+    return out
+
+
+def run_inline(course: Course, module: Module, timeout: float = 900) -> Layer:
+    """The notebook's code cells, run in order; a cell of a task whose stub is still in the *notebook* waits for it."""
+    layer = Layer("inline checks")
+    nb = read_notebook(module.notebook, course)
+    stubs = {task: name for cell in nb["cells"] if cell.get("cell_type") == "code"
+             for task, name in STUB.findall("".join(cell.get("source", [])))}
+    nb_name = course.rel(module.notebook)
     with tempfile.TemporaryDirectory(prefix="tito-") as tmp:
         results_file = Path(tmp) / "cells.json"
         try:
@@ -63,122 +125,189 @@ def run_inline(course: Course, module: Module, timeout: float = 900) -> Outcome:
                 cwd=course.root, env=course_env(course), capture_output=True, text=True, timeout=timeout,
             )
         except subprocess.TimeoutExpired:
-            outcome.problem = f"the notebook's cells did not finish within {timeout:.0f} s (an endless loop?)"
-            return outcome
+            layer.problem = f"the notebook's cells did not finish within {timeout:.0f} s (an endless loop?)"
+            return layer
         if proc.returncode != 0 or not results_file.exists():
             last = (proc.stderr.strip().splitlines() or ["no output"])[-1]
-            outcome.problem = f"the notebook could not be run: {last}"
-            return outcome
-        results = json.loads(results_file.read_text(encoding="utf-8"))
-    nb_name = course.rel(module.notebook)
-    for r in results:
-        if r["ok"]:
-            outcome.passed += 1
-        else:
-            at = f"{nb_name} cell {r['cell']}" + (f", line {r['line']}" if r.get("line") else "")
-            outcome.failures.append(Failure(at, r["error"]))
-    if not results:
-        outcome.problem = f"{nb_name} has no code cells to run"
-    return outcome
+            layer.problem = f"the notebook could not be run: {last}"
+            return layer
+        ran = json.loads(results_file.read_text(encoding="utf-8"))
+    _, cells = read_tasks(nb)
+    by_number = {c.number: c for c in cells}
+    for r in ran:
+        cell = by_number[r["cell"]]
+        result = Result("check", f"{nb_name}, {cell.describe()}", [cell.task] if cell.task else [], ok=r["ok"],
+                        definition=r["kind"] == "export")
+        if not r["ok"]:
+            line = f", line {r['line']}" if r.get("line") else ""
+            source = f": {r['source']}" if r.get("source") else ""
+            result.where += line + source
+            result.error, result.detail, result.full = r["error"], _tidy(r.get("detail", [])), r.get("traceback", "")
+            result.waits_for = cell.task if cell.task in stubs else _waits_for(r["error"], stubs)
+            result.command = f"tito test {module.slug} --task {cell.task} --verbose" if cell.task \
+                else f"tito test {module.slug} --verbose"
+        layer.results.append(result)
+    if not ran:
+        layer.problem = f"{nb_name} has no code cells to run"
+    return layer
 
 
-def run_pytest(course: Course, module: Module, timeout: float = 1800) -> Outcome:
-    outcome = Outcome("tests")
+def run_pytest(course: Course, module: Module, task: str | None = None, stubs: dict[str, str] | None = None,
+               timeout: float = 1800) -> Layer:
+    layer = Layer("tests")
+    stubs = stubbed_tasks(course.lib_path) if stubs is None else stubs
     rel = course.rel(module.tests)
     if not module.tests.is_dir():
-        outcome.problem = f"no tests for {module.slug}: {rel}/ does not exist"
-        return outcome
+        layer.problem = f"no tests for {module.slug}: {rel}/ does not exist"
+        return layer
     with tempfile.TemporaryDirectory(prefix="tito-") as tmp:
-        report = Path(tmp) / "junit.xml"
+        report = Path(tmp) / "report.json"
+        command = [sys.executable, "-m", "pytest", rel, "-q", "--tb=short", "--no-header", "-p", "no:cacheprovider",
+                   "-p", "tito._report"] + (["--task", task] if task else [])
         try:
-            proc = subprocess.run(
-                [sys.executable, "-m", "pytest", rel, "-q", "--tb=no", "--no-header", "-p", "no:cacheprovider",
-                 "-o", "junit_family=xunit2", f"--junitxml={report}"],
-                cwd=course.root, env=course_env(course), capture_output=True, text=True, timeout=timeout,
-            )
+            proc = subprocess.run(command, cwd=course.root, env=dict(course_env(course), TITO_REPORT=str(report)),
+                                  capture_output=True, text=True, timeout=timeout)
         except subprocess.TimeoutExpired:
-            outcome.problem = f"{rel}/ did not finish within {timeout:.0f} s (an endless loop?)"
-            return outcome
+            layer.problem = f"{rel}/ did not finish within {timeout:.0f} s (an endless loop?)"
+            return layer
         if proc.returncode == 5:
-            outcome.problem = f"pytest found no tests in {rel}/"
-            return outcome
-        if proc.returncode not in (0, 1) or not report.exists():
+            layer.problem = f"pytest found no tests in {rel}/" + (f" for task {task}" if task else "")
+            return layer
+        if not report.exists():
             tail = [ln for ln in (proc.stdout + proc.stderr).strip().splitlines() if ln.strip()][-1:] or ["no output"]
-            outcome.problem = f"pytest could not run {rel}/ (exit {proc.returncode}): {tail[0]}"
-            return outcome
-        _read_junit(report, outcome)
-    return outcome
-
-
-def _read_junit(report: Path, outcome: Outcome):
-    for case in ET.parse(report).getroot().iter("testcase"):
-        name = f"{Path(case.get('classname', '').replace('.', '/')).name}::{case.get('name')}"
-        bad = case.find("failure")
-        if bad is None:
-            bad = case.find("error")
-        skip = case.find("skipped")
-        if bad is not None:
-            message = (bad.get("message") or bad.text or "failed").strip().splitlines()[0]
-            outcome.failures.append(Failure(name, message))
-        elif skip is not None:
-            outcome.skipped += 1
-            reason = (skip.get("message") or "skipped").strip().splitlines()[0]
-            m = _FILE_SKIP.match((skip.text or "").strip())
-            if reason == "collection skipped" and m:  # a whole file skipped itself; its text has the reason
-                reason = f"all of {Path(m['file']).name}: {m['reason']}"
-            outcome.skip_reasons[reason] = outcome.skip_reasons.get(reason, 0) + 1
+            layer.problem = f"pytest could not run {rel}/ (exit {proc.returncode}): {tail[0]}"
+            return layer
+        data = json.loads(report.read_text(encoding="utf-8"))
+    python = _python(course)
+    for entry in data["collection"]:
+        if entry["outcome"] == "error":
+            waits = _waits_for(entry["full"], stubs)
+            layer.results.append(Result("test", f"{entry['nodeid']} (while importing it)", [waits] if waits else [],
+                                        ok=False, error=entry["error"], detail=entry["detail"], full=entry["full"],
+                                        command=f"{python} -m pytest {entry['nodeid']}", waits_for=waits))
         else:
-            outcome.passed += 1
+            reason = f"all of {Path(entry['nodeid']).name}: {entry['reason']}"
+            layer.skip_reasons[reason] = layer.skip_reasons.get(reason, 0) + 1
+            layer.results.append(Result("test", entry["nodeid"], [], skipped=True))
+    for entry in data["tests"]:
+        result = Result("test", entry["nodeid"], entry["tasks"], ok=entry["outcome"] != "failed",
+                        skipped=entry["outcome"] == "skipped")
+        if entry["outcome"] == "failed":
+            result.error, result.detail, result.full = entry["error"], _tidy(entry["detail"]), entry["full"]
+            result.waits_for = _waits_for(entry["error"], stubs)
+            result.command = f"{python} -m pytest '{entry['nodeid']}'"
+        elif result.skipped:
+            layer.skip_reasons[entry["reason"]] = layer.skip_reasons.get(entry["reason"], 0) + 1
+        layer.results.append(result)
+    return layer
 
 
-def task_locations(course: Course, module: Module) -> dict[str, tuple[str, int]]:
-    """Task id -> (its name, the notebook cell that holds its stub), for pointing a student at the work left."""
-    found = {}
-    for number, cell in enumerate(read_notebook(module.notebook, course)["cells"], 1):
-        if cell.get("cell_type") == "code":
-            for task_id, name in TASK.findall(cell_source(cell)):
-                found.setdefault(task_id, (name, number))
-    return found
+def _plural(n: int, word: str) -> str:
+    return f"{n} {word}" + ("" if n == 1 else "s")
 
 
-def run_module_tests(course: Course, module: Module, ui, verbose: bool = False) -> bool:
-    """Run both layers, print one line per failing check and a summary; record the result for `tito list`."""
+def _task_line(task: Task, results: list[Result], stubs: dict[str, str]) -> tuple[str, str]:
+    """(status, text) of one task's line in the task list."""
+    mine = [r for r in results if r.task == task.id and not r.skipped and not (r.definition and r.ok)]
+    checks = [r for r in mine if r.kind == "check"]
+    tests = [r for r in mine if r.kind == "test"]
+    names = ", ".join(task.names) if task.names else (stubs.get(task.id) or "")
+    label = f"Task {task.id}" + (f" ({names})" if names else "") + f', in "{task.section}"'
+    if task.id in stubs:
+        if task.optional:
+            return "optional", f"{label}: a stretch task; `tito bench losses --stretch` grades it"
+        waiting = _plural(len(checks), "check") + " and " + _plural(len(tests), "test")
+        return "to do", f"{label}: not written yet ({waiting} wait for it)"
+    failed = [r for r in mine if not r.ok]
+    if failed:
+        bad_checks, bad_tests = sum(r.kind == "check" for r in failed), sum(r.kind == "test" for r in failed)
+        return "FAIL", (f"{label}: {bad_checks} of {_plural(len(checks), 'check')} and {bad_tests} of "
+                        f"{_plural(len(tests), 'test')} fail")
+    if task.optional:
+        return "optional", f"{label}: written; `tito bench losses --stretch` grades it"
+    return "done", f"{label}: {_plural(len(checks), 'check')} and {_plural(len(tests), 'test')} pass"
+
+
+def run_module_tests(course: Course, module: Module, ui, verbose: bool = False, task: str | None = None) -> bool:
+    """Run both layers and report them task by task; record the result for `tito list`."""
+    from tito.export import export_status
+
     if not module.tests.is_dir():
         raise TitoError(f"no tests for {module.slug}: {course.rel(module.tests)}/ does not exist")
+    tasks, _ = read_tasks(read_notebook(module.notebook, course))
+    if task is not None and task not in {t.id for t in tasks}:
+        known = ", ".join(t.id for t in tasks) or "none"
+        raise TitoError(f"{module.slug} has no task {task}; its tasks are: {known}")
+    status = export_status(course, module)
+    stale = status != "up to date"
+    if stale:
+        what = "has changed since its last export" if status == "stale" else f"is not exported ({status})"
+        ui.warn(f"{course.rel(module.notebook)} {what}: the tests below grade the package as it was, not your "
+                f"notebook; run `tito export {module.slug}` first")
+    stubs = stubbed_tasks(course.lib_path)
     with ui.status(f"{module.slug}: running the notebook's inline checks"):
         inline = run_inline(course, module)
-    with ui.status(f"{module.slug}: running {course.rel(module.tests)}/"):
-        tests = run_pytest(course, module)
-    outcomes = [inline, tests]
-    shown = 0
-    for o in outcomes:
-        for f in o.failures:
-            if verbose or shown < MAX_LINES:
-                ui.fail(f"{f.where}: {f.message}")
-            shown += 1
-    if shown > MAX_LINES and not verbose:
-        ui.line(f"      ... and {shown - MAX_LINES} more failing checks (tito test {module.slug} --verbose lists all)")
-    for o in outcomes:
-        if o.problem:
-            ui.fail(o.problem)
-    tasks = unimplemented_tasks(outcomes)
-    for task_id, (name, count) in sorted(tasks.items()):
-        ui.line(f"      Task {task_id} ({name}) is not implemented yet: {count} failing checks raise its NotImplementedError")
-    for o in outcomes:
-        (ui.ok if o.ok else ui.fail)(o.summary())
-        for reason, count in o.skip_reasons.items():
+    with ui.status(f"{module.slug}: running {course.rel(module.tests)}/" + (f" for task {task}" if task else "")):
+        tests = run_pytest(course, module, task, stubs)
+    if task is not None:  # the task's own checks and tests only
+        inline.results = [r for r in inline.results if r.task == task]
+        shown_tasks = [t for t in tasks if t.id == task]
+    else:
+        shown_tasks = tasks
+    layers = [inline, tests]
+
+    failures = sorted((r for layer in layers for r in layer.results if not r.ok and not r.waits_for),
+                      key=lambda r: (r.task is None, task_key(r.task) if r.task else (), r.kind != "check"))
+    for i, r in enumerate(failures):
+        if i == MAX_SHOWN and not verbose:
+            ui.line(f"      ... and {len(failures) - MAX_SHOWN} more failures "
+                    f"(`tito test {module.slug}{' --task ' + task if task else ''} --verbose` shows them all)")
+            break
+        prefix = f"Task {r.task}: " if r.task else ""
+        ui.fail(f"{prefix}{'check' if r.kind == 'check' else 'test'} {r.where}")
+        detail = r.detail if verbose else r.detail[:DETAIL_LINES]
+        for line in [r.error, *detail]:
+            ui.line(f"          {line}")
+        if verbose and r.full:
+            for line in r.full.rstrip().splitlines():
+                ui.line(f"          | {line}")
+        elif r.command:
+            ui.line(f"          all of it: {r.command}")
+    for layer in layers:
+        if layer.problem:
+            ui.fail(layer.problem)
+
+    all_results = inline.results + tests.results
+    if shown_tasks:
+        ui.line("      Tasks, in order:")
+        for t in shown_tasks:
+            state, text = _task_line(t, all_results, stubs)
+            ui.line(f"        {state:<8}  {text}")
+    for layer in layers:
+        (ui.ok if layer.ok else ui.fail)(layer.summary())
+        for reason, count in layer.skip_reasons.items():
             ui.line(f"      {count} skipped: {reason}")
-    passed = all(o.ok for o in outcomes)
-    course.record(module, "test", passed=passed, summary="; ".join(o.summary() for o in outcomes))
+    states = {t.id: _task_line(t, all_results, stubs)[0] for t in shown_tasks}
+    failing = [t for t in shown_tasks if states[t.id] == "FAIL"]
+    todo = [t for t in shown_tasks if states[t.id] == "to do"]
+    if failing:
+        first = failing[0]
+        ui.line(f"      Next: fix Task {first.id} (in \"{first.section}\"); `tito test {module.slug} --task {first.id}` "
+                "shows only its checks and tests.")
+    elif todo:
+        first = todo[0]
+        ui.line(f"      Next: Task {first.id}, in \"{first.section}\" of {course.rel(module.notebook)}; then "
+                f"`tito export {module.slug}` and `tito test {module.slug} --task {first.id}`.")
+    passed = all(layer.ok for layer in layers) and not stale
+    if stale and all(layer.ok for layer in layers):
+        ui.fail(f"these results are for the package as last exported: run `tito export {module.slug}`, then test again")
+    if task is None:
+        course.record(module, "test", passed=passed, summary="; ".join(layer.summary() for layer in layers))
     return passed
 
 
-def unimplemented_tasks(outcomes: list[Outcome]) -> dict[str, tuple[str, int]]:
-    tasks: dict[str, tuple[str, int]] = {}
-    for o in outcomes:
-        for f in o.failures:
-            m = TASK.search(f.message)
-            if m and "NotImplementedError" in f.message:
-                name, count = tasks.get(m.group(1), (m.group(2), 0))
-                tasks[m.group(1)] = (name, count + 1)
-    return tasks
+def task_locations(course: Course, module: Module) -> dict[str, tuple[str, str]]:
+    """Task id -> (what it implements, the section that introduces it), for the tasks whose stub remains."""
+    tasks, _ = read_tasks(read_notebook(module.notebook, course))
+    stubs = stubbed_tasks(course.lib_path)
+    return {t.id: (", ".join(t.names) or stubs[t.id], t.section) for t in tasks if t.id in stubs and not t.optional}

@@ -166,6 +166,7 @@ def test_array_without_copy_to_other_dtype_fails():
 # ---------------------------------------------------------------- arithmetic, hand-computed
 
 
+@pytest.mark.task("01.1", "01.2", "01.3", "01.4", "01.5", "01.6")
 def test_elementwise_arithmetic_values():
     a, b = Tensor([1.0, 2.0, 3.0]), Tensor([4.0, 5.0, 8.0])
     assert (a + b).data.tolist() == [5.0, 7.0, 11.0]
@@ -176,6 +177,7 @@ def test_elementwise_arithmetic_values():
     assert (-a).data.tolist() == [-1.0, -2.0, -3.0]
 
 
+@pytest.mark.task("01.1", "01.2", "01.3", "01.4", "01.5")
 def test_reflected_operators_keep_operand_order():
     t = Tensor([1.0, 2.0, 4.0])
     assert (10 - t).data.tolist() == [9.0, 8.0, 6.0]
@@ -185,6 +187,7 @@ def test_reflected_operators_keep_operand_order():
     assert (2**t).data.tolist() == [2.0, 4.0, 16.0]
 
 
+@pytest.mark.task("01.1", "01.2", "01.3", "01.4", "01.7")
 def test_numpy_array_on_the_left_gives_a_tensor():
     t = Tensor([1.0, 2.0])
     for result in (np.ones(2) + t, np.ones(2) - t, np.ones(2) * t, np.ones(2) / t, np.eye(2) @ t):
@@ -192,17 +195,20 @@ def test_numpy_array_on_the_left_gives_a_tensor():
     assert (np.array([5.0, 5.0]) - t).data.tolist() == [4.0, 3.0]
 
 
+@pytest.mark.task("01.1", "01.2")
 def test_lists_are_accepted_as_operands():
     assert (Tensor([1, 2]) + [10, 20]).data.tolist() == [11, 22]
     assert ([10, 20] - Tensor([1, 2])).data.tolist() == [9, 18]
 
 
+@pytest.mark.task("01.1", "01.3")
 def test_broadcasting_hand_computed():
     col, row = Tensor([[1], [2]]), Tensor([10, 20, 30])
     assert (col + row).data.tolist() == [[11, 21, 31], [12, 22, 32]]
     assert (col * row).shape == (2, 3)
 
 
+@pytest.mark.task("01.4", "01.11", "01.12")
 def test_division_by_zero_follows_ieee_without_warning(recwarn):
     r = Tensor([1.0, -1.0, 0.0]) / Tensor([0.0, 0.0, 0.0])
     assert r.data[0] == np.inf and r.data[1] == -np.inf and np.isnan(r.data[2])
@@ -211,6 +217,7 @@ def test_division_by_zero_follows_ieee_without_warning(recwarn):
     assert len(recwarn) == 0
 
 
+@pytest.mark.task("01.7")
 def test_matmul_hand_computed():
     A = Tensor([[1.0, 2.0], [3.0, 4.0]])
     B = Tensor([[5.0, 6.0], [7.0, 8.0]])
@@ -221,12 +228,14 @@ def test_matmul_hand_computed():
     assert (v @ v).shape == () and (v @ v).item() == 2.0
 
 
+@pytest.mark.task("01.7")
 def test_batched_matmul_shapes():
     a, b = Tensor(np.ones((5, 2, 3))), Tensor(np.ones((3, 4)))
     r = a @ b
     assert r.shape == (5, 2, 4) and np.all(r.data == 3.0)
 
 
+@pytest.mark.task("01.5")
 def test_power_of_int_tensor():
     r = Tensor([1, 2, 3]) ** 2
     assert r.dtype == np.int64 and r.data.tolist() == [1, 4, 9]
@@ -239,32 +248,33 @@ def test_power_of_int_tensor():
 @pytest.mark.parametrize(
     "make, expected",
     [
-        (lambda: Tensor([1.0], dtype=np.float32) * 2.5, np.float32),
-        (lambda: Tensor([1.0], dtype=np.float32) + 2, np.float32),
-        (lambda: Tensor([1.0], dtype=np.float64) * 2.5, np.float64),
-        (lambda: Tensor([1, 2]) * 2.5, np.float32),
-        (lambda: Tensor([1, 2]) + 2, np.int64),
-        (lambda: Tensor(np.array([1], dtype=np.int32)) + 5, np.int32),
-        (lambda: Tensor(np.array([1], dtype=np.uint8)) + 5, np.uint8),
-        (lambda: Tensor([1, 2]) / Tensor([2, 2]), np.float32),
-        (lambda: Tensor([1, 2]) / 2, np.float32),
-        (lambda: 1 / Tensor([1, 2]), np.float32),
-        (lambda: Tensor([1, 2]) + Tensor([1.0, 2.0]), np.float32),
-        (lambda: Tensor(np.ones(2, np.float32)) + Tensor(np.ones(2, np.float64)), np.float64),
-        (lambda: Tensor(np.ones(2, np.float32)) + Tensor(np.float64(1.0)), np.float32),
-        (lambda: Tensor([1, 2]) + Tensor(np.float64(1.0)), np.float64),
-        (lambda: Tensor(np.ones(2, np.float32)) * np.float64(2.0), np.float32),
-        (lambda: Tensor([True, False]) + 1, np.int64),
-        (lambda: Tensor([True, False]) + 1.5, np.float32),
-        (lambda: Tensor([1, 2]) ** 2.5, np.float32),
-        (lambda: Tensor(np.ones((2, 2), np.int64)) @ Tensor(np.ones((2, 2), np.float32)), np.float32),
-        (lambda: -Tensor(np.ones(2, np.float16)), np.float16),
+        pytest.param(lambda: Tensor([1.0], dtype=np.float32) * 2.5, np.float32, marks=pytest.mark.task("01.3")),
+        pytest.param(lambda: Tensor([1.0], dtype=np.float32) + 2, np.float32, marks=pytest.mark.task("01.1")),
+        pytest.param(lambda: Tensor([1.0], dtype=np.float64) * 2.5, np.float64, marks=pytest.mark.task("01.3")),
+        pytest.param(lambda: Tensor([1, 2]) * 2.5, np.float32, marks=pytest.mark.task("01.3")),
+        pytest.param(lambda: Tensor([1, 2]) + 2, np.int64, marks=pytest.mark.task("01.1")),
+        pytest.param(lambda: Tensor(np.array([1], dtype=np.int32)) + 5, np.int32, marks=pytest.mark.task("01.1")),
+        pytest.param(lambda: Tensor(np.array([1], dtype=np.uint8)) + 5, np.uint8, marks=pytest.mark.task("01.1")),
+        pytest.param(lambda: Tensor([1, 2]) / Tensor([2, 2]), np.float32, marks=pytest.mark.task("01.4")),
+        pytest.param(lambda: Tensor([1, 2]) / 2, np.float32, marks=pytest.mark.task("01.4")),
+        pytest.param(lambda: 1 / Tensor([1, 2]), np.float32, marks=pytest.mark.task("01.4")),
+        pytest.param(lambda: Tensor([1, 2]) + Tensor([1.0, 2.0]), np.float32, marks=pytest.mark.task("01.1")),
+        pytest.param(lambda: Tensor(np.ones(2, np.float32)) + Tensor(np.ones(2, np.float64)), np.float64, marks=pytest.mark.task("01.1")),
+        pytest.param(lambda: Tensor(np.ones(2, np.float32)) + Tensor(np.float64(1.0)), np.float32, marks=pytest.mark.task("01.1")),
+        pytest.param(lambda: Tensor([1, 2]) + Tensor(np.float64(1.0)), np.float64, marks=pytest.mark.task("01.1")),
+        pytest.param(lambda: Tensor(np.ones(2, np.float32)) * np.float64(2.0), np.float32, marks=pytest.mark.task("01.3")),
+        pytest.param(lambda: Tensor([True, False]) + 1, np.int64, marks=pytest.mark.task("01.1")),
+        pytest.param(lambda: Tensor([True, False]) + 1.5, np.float32, marks=pytest.mark.task("01.1")),
+        pytest.param(lambda: Tensor([1, 2]) ** 2.5, np.float32, marks=pytest.mark.task("01.5")),
+        pytest.param(lambda: Tensor(np.ones((2, 2), np.int64)) @ Tensor(np.ones((2, 2), np.float32)), np.float32, marks=pytest.mark.task("01.7")),
+        pytest.param(lambda: -Tensor(np.ones(2, np.float16)), np.float16, marks=pytest.mark.task("01.6")),
     ],
 )
 def test_result_dtype_follows_pytorch(make, expected):
     assert make().dtype == np.dtype(expected)
 
 
+@pytest.mark.task("01.1", "01.2", "01.3", "01.4", "01.5", "01.6", "01.7", "01.8", "01.9", "01.10", "01.11", "01.12", "01.13", "01.14")
 def test_float32_stays_float32_through_every_operation():
     x = Tensor(np.array([[0.5, 1.5], [2.0, 3.0]], dtype=np.float32))
     results = [x + 1, x - 1.5, x * 2.5, x / 3, x**2, -x, x @ x, x.sum(), x.mean(dim=0), x.max(),
@@ -272,6 +282,7 @@ def test_float32_stays_float32_through_every_operation():
     assert all(r.dtype == np.float32 for r in results)
 
 
+@pytest.mark.task("01.8", "01.9", "01.10")
 def test_reductions_of_integers():
     t = Tensor(np.array([100, 100, 100], dtype=np.int8))
     assert t.sum().dtype == np.int64 and t.sum().item() == 300
@@ -281,6 +292,7 @@ def test_reductions_of_integers():
     assert Tensor([3, 1]).max().dtype == np.int64
 
 
+@pytest.mark.task("01.11", "01.12")
 def test_exp_and_log_of_integers_are_float32():
     assert Tensor([0, 1]).exp().dtype == np.float32
     assert Tensor([1, 2]).log().dtype == np.float32
@@ -289,6 +301,7 @@ def test_exp_and_log_of_integers_are_float32():
 # ---------------------------------------------------------------- reductions
 
 
+@pytest.mark.task("01.8", "01.9", "01.10")
 def test_sum_mean_max_hand_computed():
     m = Tensor([[1.0, 5.0, 3.0], [4.0, 2.0, 6.0]])
     assert m.sum().item() == 21.0 and m.sum().shape == ()
@@ -301,6 +314,7 @@ def test_sum_mean_max_hand_computed():
     assert m.max(dim=1).data.tolist() == [5.0, 6.0]
 
 
+@pytest.mark.task("01.8", "01.9", "01.10")
 def test_keepdims_keeps_reduced_dimensions_with_size_one():
     t = Tensor(np.ones((2, 3, 4)))
     assert t.sum(dim=1, keepdims=True).shape == (2, 1, 4)
@@ -309,11 +323,13 @@ def test_keepdims_keeps_reduced_dimensions_with_size_one():
     assert t.sum(dim=(0, -1)).shape == (3,)
 
 
+@pytest.mark.task("01.8", "01.9", "01.10")
 def test_reductions_of_0d_tensor_accept_dim_0_and_minus_1():
     t = Tensor(5.0)
     assert t.sum(dim=0).item() == 5.0 and t.mean(dim=-1).item() == 5.0 and t.max(dim=0).item() == 5.0
 
 
+@pytest.mark.task("01.10")
 def test_max_propagates_nan():
     assert np.isnan(Tensor([1.0, np.nan, 3.0]).max().item())
 
@@ -335,6 +351,7 @@ def test_reduction_dim_errors():
         Tensor(np.ones((2, 3))).sum(dim=(1, -1))
 
 
+@pytest.mark.task("01.10")
 def test_max_of_empty_fails():
     with pytest.raises(ValueError, match=re.escape("empty dimension (shape (0, 3)")):
         Tensor(np.zeros((0, 3))).max()
@@ -344,6 +361,7 @@ def test_max_of_empty_fails():
 # ---------------------------------------------------------------- exp and log
 
 
+@pytest.mark.task("01.11", "01.12")
 def test_exp_log_hand_computed():
     assert Tensor([0.0]).exp().item() == 1.0
     assert Tensor([1.0]).log().item() == 0.0
@@ -355,6 +373,7 @@ def test_exp_log_hand_computed():
 # ---------------------------------------------------------------- shapes and indexing
 
 
+@pytest.mark.task("01.13")
 def test_reshape_is_row_major():
     t = Tensor([[1, 2, 3], [4, 5, 6]])
     assert t.reshape(3, 2).data.tolist() == [[1, 2], [3, 4], [5, 6]]
@@ -364,6 +383,7 @@ def test_reshape_is_row_major():
     assert Tensor(5).reshape(1, 1).shape == (1, 1)
 
 
+@pytest.mark.task("01.14")
 def test_transpose_and_T():
     t = Tensor([[1, 2, 3], [4, 5, 6]])
     assert t.T.data.tolist() == [[1, 4], [2, 5], [3, 6]]
@@ -376,6 +396,7 @@ def test_transpose_and_T():
     assert v.T is v
 
 
+@pytest.mark.task("01.14")
 def test_transpose_is_a_view():
     t = Tensor(np.zeros((2, 3)))
     assert np.shares_memory(t.T.data, t.data)
@@ -442,12 +463,14 @@ def test_matmul_errors_name_both_shapes():
         Tensor(np.ones((2, 2, 3))) @ Tensor(np.ones((3, 3, 1)))
 
 
+@pytest.mark.task("01.5")
 def test_integer_to_negative_power_is_refused():
     with pytest.raises(ValueError, match="negative integer powers"):
         Tensor([2, 3]) ** -1
     assert (Tensor([2.0]) ** -1).item() == 0.5
 
 
+@pytest.mark.task("01.2")
 def test_bool_subtraction():
     with pytest.raises(TypeError, match="cannot subtract bool tensors"):
         Tensor([True, False]) - Tensor([True, True])
@@ -472,6 +495,7 @@ def test_bad_operand_is_refused():
 float_elems = st.floats(-1e3, 1e3, allow_nan=False, width=32)
 
 
+@pytest.mark.task("01.1", "01.2", "01.3")
 @settings(max_examples=60, deadline=None)
 @given(shapes=hnp.mutually_broadcastable_shapes(num_shapes=2, max_dims=4, max_side=4), data=st.data())
 def test_elementwise_ops_agree_with_numpy_broadcasting(shapes, data):
@@ -484,6 +508,7 @@ def test_elementwise_ops_agree_with_numpy_broadcasting(shapes, data):
         np.testing.assert_array_equal(ours.data, theirs)
 
 
+@pytest.mark.task("01.8", "01.9", "01.10")
 @settings(max_examples=60, deadline=None)
 @given(x=hnp.arrays(np.float64, hnp.array_shapes(min_dims=1, max_dims=4, max_side=4),
                     elements=st.floats(-1e6, 1e6)), data=st.data())
@@ -496,6 +521,7 @@ def test_reductions_agree_with_numpy(x, data):
     np.testing.assert_array_equal(t.max(dim=dim, keepdims=keep).data, x.max(axis=dim, keepdims=keep))
 
 
+@pytest.mark.task("01.7")
 @settings(max_examples=40, deadline=None)
 @given(n=st.integers(1, 5), k=st.integers(1, 5), m=st.integers(1, 5), data=st.data())
 def test_matmul_matches_sum_of_products(n, k, m, data):
@@ -506,6 +532,7 @@ def test_matmul_matches_sum_of_products(n, k, m, data):
     assert (Tensor(a) @ Tensor(b)).data.tolist() == expected
 
 
+@pytest.mark.task("01.13", "01.14")
 @settings(max_examples=40, deadline=None)
 @given(x=hnp.arrays(np.int64, hnp.array_shapes(min_dims=2, max_dims=4, max_side=4), elements=st.integers(-9, 9)))
 def test_reshape_roundtrip_and_double_transpose_are_identity(x):
@@ -515,6 +542,7 @@ def test_reshape_roundtrip_and_double_transpose_are_identity(x):
     np.testing.assert_array_equal(t.transpose(0, -1).data, np.swapaxes(x, 0, -1))
 
 
+@pytest.mark.task("01.11", "01.12")
 @settings(max_examples=40, deadline=None)
 @given(x=hnp.arrays(np.float64, hnp.array_shapes(max_dims=3, max_side=4), elements=st.floats(-20, 20)))
 def test_log_inverts_exp(x):
@@ -538,6 +566,7 @@ def test_python_floats_with_an_explicit_dtype_are_read_in_that_dtype_not_through
     assert Tensor(0.1, dtype=np.float64).item() == 0.1
 
 
+@pytest.mark.task("01.3")
 @pytest.mark.filterwarnings("ignore:the matrix subclass:PendingDeprecationWarning")
 def test_np_matrix_is_read_as_the_plain_array_it_holds():
     t = Tensor(np.matrix([[1.0, 2.0], [3.0, 4.0]]))
@@ -577,7 +606,10 @@ def test_check_dim_refuses_with_the_value_and_the_range(dim, error, pattern):
 # ---------------------------------------------------------------- in place, NumPy interplay, argmax, backward
 
 
-@pytest.mark.parametrize("op, expected", [("+=", [3.0, 4.0]), ("-=", [-1.0, 0.0]), ("*=", [2.0, 4.0]), ("/=", [0.5, 1.0])])
+@pytest.mark.parametrize("op, expected", [pytest.param("+=", [3.0, 4.0], marks=pytest.mark.task("01.1")),
+                                          pytest.param("-=", [-1.0, 0.0], marks=pytest.mark.task("01.2")),
+                                          pytest.param("*=", [2.0, 4.0], marks=pytest.mark.task("01.3")),
+                                          pytest.param("/=", [0.5, 1.0], marks=pytest.mark.task("01.4"))])
 def test_in_place_operators_change_the_tensor_itself_and_keep_its_dtype(op, expected):
     t = Tensor([1.0, 2.0])
     same, array = t, t.data
@@ -585,6 +617,7 @@ def test_in_place_operators_change_the_tensor_itself_and_keep_its_dtype(op, expe
     assert t is same and t.data is array and t.dtype == np.float32 and t.data.tolist() == expected
 
 
+@pytest.mark.task("01.2", "01.3")
 def test_the_sgd_update_idiom_changes_a_parameter_that_a_layer_holds():
     holder = {"p": Tensor([1.0, 1.0])}
     holder["p"].grad = Tensor([0.5, -0.5])
@@ -593,6 +626,7 @@ def test_the_sgd_update_idiom_changes_a_parameter_that_a_layer_holds():
     assert holder["p"].data.tolist() == pytest.approx([0.95, 1.05])
 
 
+@pytest.mark.task("01.3")
 def test_array_in_place_update_with_a_tensor_operand_changes_the_array():
     p = Tensor(np.array([1.0, 2.0]))
     p.grad = Tensor(np.array([10.0, 10.0]))
@@ -601,6 +635,7 @@ def test_array_in_place_update_with_a_tensor_operand_changes_the_array():
     assert p.data is array and p.data.tolist() == [0.0, 1.0]
 
 
+@pytest.mark.task("01.1")
 def test_in_place_broadcasting_that_would_grow_the_tensor_is_refused():
     t = Tensor([1.0, 2.0, 3.0])
     with pytest.raises(ValueError, match=re.escape("the result has shape (2, 3), which does not fit in place into a tensor of shape (3,)")):
@@ -608,6 +643,7 @@ def test_in_place_broadcasting_that_would_grow_the_tensor_is_refused():
     assert t.data.tolist() == [1.0, 2.0, 3.0]
 
 
+@pytest.mark.task("01.1", "01.4")
 def test_in_place_results_an_integer_tensor_cannot_hold_are_refused():
     t = Tensor([1, 2])
     with pytest.raises(TypeError, match="the result is float32, which a int64 tensor cannot hold"):
@@ -618,6 +654,7 @@ def test_in_place_results_an_integer_tensor_cannot_hold_are_refused():
     assert t.data.tolist() == [2, 3]
 
 
+@pytest.mark.task("01.1")
 def test_in_place_on_a_read_only_array_is_a_clear_error():
     a = np.zeros(2)
     a.flags.writeable = False
@@ -626,6 +663,7 @@ def test_in_place_on_a_read_only_array_is_a_clear_error():
         t += 1.0
 
 
+@pytest.mark.task("01.2", "01.3", "01.7")
 def test_ndarray_operator_tensor_is_the_tensor_operation():
     r = np.ones(2, np.float32) * Tensor([2, 3])
     assert isinstance(r, Tensor) and r.dtype == np.float32 and r.data.tolist() == [2.0, 3.0]
@@ -639,6 +677,7 @@ def test_other_numpy_functions_on_a_tensor_name_the_fix():
         np.exp(Tensor([1.0]))
 
 
+@pytest.mark.task("01.15")
 @pytest.mark.parametrize("data, dim, keepdims, expected", [
     ([[0.1, 2.0, -1.0], [3.0, 3.0, 0.0]], 1, False, [1, 0]),      # a tie goes to the first
     ([[0.1, 2.0, -1.0], [3.0, 3.0, 0.0]], 0, False, [1, 1, 1]),

@@ -38,11 +38,12 @@ def operand(name, wrap):
 LEFTS = ["f32", "f64", "i64", "i32", "u8", "bool", "f32_row", "f64_0d"]
 # Deliberate difference: torch refuses every subtraction that involves a bool; we count a bool mixed with
 # numbers as 0/1 and refuse only bool - bool (test_bool_subtraction in test_tensor.py).
+OP_TASKS = {"add": "01.1", "sub": "01.2", "mul": "01.3", "truediv": "01.4", "+=": "01.1", "-=": "01.2", "*=": "01.3", "/=": "01.4"}
 CASES = [(op, left, right) for op in ("add", "sub", "mul", "truediv") for left in LEFTS for right in OTHERS
          if not (op == "sub" and "bool" in (left, right.removeprefix("py_")))]
 
 
-@pytest.mark.parametrize("op, left, right", CASES)
+@pytest.mark.parametrize("op, left, right", [pytest.param(*c, marks=pytest.mark.task(OP_TASKS[c[0]])) for c in CASES])
 def test_binary_ops_match_torch_in_value_and_dtype(op, left, right):
     import operator
     fn = getattr(operator, op)
@@ -52,6 +53,7 @@ def test_binary_ops_match_torch_in_value_and_dtype(op, left, right):
     np.testing.assert_allclose(ours.data.astype(np.float64), expected.double().numpy(), rtol=1e-6)
 
 
+@pytest.mark.task("01.5")
 @pytest.mark.parametrize("name", ["f32", "f64", "i64"])
 @pytest.mark.parametrize("exponent", [2, 0.5, 3.0])
 def test_pow_matches_torch(name, exponent):
@@ -61,6 +63,7 @@ def test_pow_matches_torch(name, exponent):
     np.testing.assert_allclose(ours.data, theirs.numpy(), rtol=1e-6)
 
 
+@pytest.mark.task("01.7", "01.8", "01.9", "01.10", "01.11", "01.12")
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 def test_matmul_and_reductions_match_torch(dtype):
     rng = np.random.default_rng(0)
@@ -83,6 +86,7 @@ def test_constructor_dtypes_match_torch_tensor(data):
     assert DTYPES[Tensor(data).dtype] == torch.tensor(data).dtype
 
 
+@pytest.mark.task("01.8", "01.11")
 def test_integer_reductions_match_torch():
     x = ARRAYS["i32"]
     assert DTYPES[Tensor(x).sum().dtype] == torch.from_numpy(x).sum().dtype
@@ -90,6 +94,7 @@ def test_integer_reductions_match_torch():
     assert DTYPES[Tensor(x).exp().dtype] == torch.from_numpy(x).exp().dtype
 
 
+@pytest.mark.task("01.15")
 @pytest.mark.parametrize("dim", [None, 0, 1, -1])
 @pytest.mark.parametrize("keepdims", [False, True])
 def test_argmax_matches_torch_with_ties_and_nan(dim, keepdims):
@@ -99,7 +104,7 @@ def test_argmax_matches_torch_with_ties_and_nan(dim, keepdims):
     assert ours.shape == tuple(theirs.shape) and ours.data.tolist() == theirs.tolist()
 
 
-@pytest.mark.parametrize("op", ["+=", "-=", "*=", "/="])
+@pytest.mark.parametrize("op", [pytest.param(op, marks=pytest.mark.task(OP_TASKS[op])) for op in ["+=", "-=", "*=", "/="]])
 @pytest.mark.parametrize("other", ["f64", "f32_row", "py_float", "py_int"])
 def test_in_place_operators_match_torch(op, other):
     ours, theirs = Tensor(ARRAYS["f32"].copy()), torch.from_numpy(ARRAYS["f32"].copy())

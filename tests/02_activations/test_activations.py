@@ -4,6 +4,7 @@ import warnings
 
 import numpy as np
 import pytest
+from tasks import marked
 from gradcheck import numerical_grad, vjp_numerical
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -15,17 +16,21 @@ from tinytorch.core.autograd import Module
 from tinytorch.core.tensor import Tensor
 
 ALL = [ReLU, Sigmoid, Tanh, Softmax]
+ACTIVATION_TASKS = {ReLU: "02.1", Sigmoid: "02.2", Tanh: "02.3", Softmax: "02.4"}
+_by_task = pytest.mark.parametrize("cls", marked(ALL, ACTIVATION_TASKS.get, ids=lambda c: c.__name__))
 
 
 # ---------------------------------------------------------------- hand-computed values
 
 
+@pytest.mark.task("02.1")
 def test_relu_values_and_gradient():
     relu = ReLU()
     assert relu([-2.0, 0.0, 3.0]).data.tolist() == [0.0, 0.0, 3.0]
     assert relu.backward([5.0, 5.0, 5.0]).data.tolist() == [0.0, 0.0, 5.0]  # slope 0 at the kink, like PyTorch
 
 
+@pytest.mark.task("02.2")
 def test_sigmoid_values_and_gradient():
     sig = Sigmoid()
     y = sig(np.array([0.0, np.log(3.0), -np.log(3.0)]))
@@ -33,6 +38,7 @@ def test_sigmoid_values_and_gradient():
     np.testing.assert_allclose(sig.backward([1.0, 1.0, 2.0]).data, [0.25, 0.75 * 0.25, 2 * 0.25 * 0.75], rtol=1e-15)
 
 
+@pytest.mark.task("02.3")
 def test_tanh_values_and_gradient():
     tanh = Tanh()
     y = tanh(np.array([0.0, np.log(2.0)]))
@@ -40,6 +46,7 @@ def test_tanh_values_and_gradient():
     np.testing.assert_allclose(tanh.backward([1.0, 1.0]).data, [1.0, 0.64], rtol=1e-14)
 
 
+@pytest.mark.task("02.4")
 def test_softmax_values_and_gradient():
     sm = Softmax()
     y = sm(np.log([[1.0, 2.0, 5.0], [1.0, 1.0, 2.0]]))
@@ -48,6 +55,7 @@ def test_softmax_values_and_gradient():
     np.testing.assert_allclose(sm.backward([1.0, 0.0]).data, [0.25, -0.25])  # y * (g - g.y), y = [1/2, 1/2]
 
 
+@pytest.mark.task("02.4")
 def test_softmax_over_dim_0():
     y = Softmax(dim=0)(np.log([[1.0, 3.0], [3.0, 1.0]]))
     np.testing.assert_allclose(y.data, [[0.25, 0.75], [0.75, 0.25]], rtol=1e-14)
@@ -58,7 +66,7 @@ def test_repr():
     assert repr(Softmax()) == "Softmax(dim=-1)" and repr(Softmax(dim=0)) == "Softmax(dim=0)"
 
 
-@pytest.mark.parametrize("cls", ALL)
+@_by_task
 def test_call_is_forward_and_inputs_may_be_tensor_array_or_list(cls):
     x = [[0.5, -1.0], [2.0, 0.0]]
     outs = [cls()(Tensor(x)), cls().forward(np.array(x, dtype=np.float32)), cls()(x)]
@@ -79,8 +87,11 @@ X = RNG.normal(size=(3, 4)) * 2
 G = RNG.normal(size=(3, 4))
 
 
-@pytest.mark.parametrize("make", [Sigmoid, Tanh, lambda: Softmax(-1), lambda: Softmax(0), ReLU],
-                         ids=["sigmoid", "tanh", "softmax-last", "softmax-0", "relu"])
+@pytest.mark.parametrize("make", [pytest.param(Sigmoid, marks=pytest.mark.task("02.2"), id="sigmoid"),
+                                  pytest.param(Tanh, marks=pytest.mark.task("02.3"), id="tanh"),
+                                  pytest.param(lambda: Softmax(-1), marks=pytest.mark.task("02.4"), id="softmax-last"),
+                                  pytest.param(lambda: Softmax(0), marks=pytest.mark.task("02.4"), id="softmax-0"),
+                                  pytest.param(ReLU, marks=pytest.mark.task("02.1"), id="relu")])
 def test_backward_matches_central_differences(make):
     x = X.copy()
     if make is ReLU:
@@ -92,6 +103,7 @@ def test_backward_matches_central_differences(make):
     np.testing.assert_allclose(analytic, numeric, rtol=1e-6, atol=1e-8)
 
 
+@pytest.mark.task("02.4")
 @pytest.mark.parametrize("dim", [0, 1, 2, -1])
 def test_softmax_backward_3d_matches_central_differences(dim):
     x = RNG.normal(size=(2, 3, 4))
@@ -102,6 +114,7 @@ def test_softmax_backward_3d_matches_central_differences(dim):
     np.testing.assert_allclose(sm.backward(g).data, numeric, rtol=1e-6, atol=1e-8)
 
 
+@pytest.mark.task("02.4")
 def test_softmax_gradient_of_scalar_loss_matches_numerical_grad():
     x = RNG.normal(size=5)
     target = 2
@@ -114,7 +127,7 @@ def test_softmax_gradient_of_scalar_loss_matches_numerical_grad():
     np.testing.assert_allclose(numeric, y - np.eye(5)[target], rtol=1e-6, atol=1e-9)  # the well-known y - onehot
 
 
-@pytest.mark.parametrize("cls", [Sigmoid, Tanh])
+@pytest.mark.parametrize("cls", marked([Sigmoid, Tanh], ACTIVATION_TASKS.get, ids=lambda c: c.__name__))
 def test_backward_uses_the_last_forward(cls):
     act = cls()
     act(np.array([5.0]))
@@ -126,6 +139,7 @@ def test_backward_uses_the_last_forward(cls):
 # ---------------------------------------------------------------- extremes
 
 
+@pytest.mark.task("02.2")
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 def test_sigmoid_is_exact_and_silent_at_plus_minus_1000(dtype):
     x = np.array([-1000.0, -100.0, 0.0, 100.0, 1000.0], dtype=dtype)
@@ -140,6 +154,7 @@ def test_sigmoid_is_exact_and_silent_at_plus_minus_1000(dtype):
     assert g[0] == 0.0 and g[-1] == 0.0
 
 
+@pytest.mark.task("02.4")
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 def test_softmax_is_finite_and_silent_at_plus_minus_1000(dtype):
     x = np.array([[1000.0, 0.0, -1000.0], [1000.0, 1000.0, -1000.0], [-1000.0, -1000.0, -1000.0]], dtype=dtype)
@@ -152,6 +167,7 @@ def test_softmax_is_finite_and_silent_at_plus_minus_1000(dtype):
     assert np.all(np.isfinite(g)) and g.dtype == dtype
 
 
+@pytest.mark.task("02.3")
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 def test_tanh_saturates_exactly(dtype):
     t = Tanh()
@@ -159,6 +175,7 @@ def test_tanh_saturates_exactly(dtype):
     assert t.backward(np.ones(2, dtype=dtype)).data.tolist() == [0.0, 0.0]
 
 
+@pytest.mark.task("02.1", "02.2", "02.3", "02.4")
 def test_nan_propagates():
     for cls in ALL:
         assert np.isnan(cls()(np.array([np.nan, 1.0])).data[0])
@@ -167,7 +184,7 @@ def test_nan_propagates():
 # ---------------------------------------------------------------- dtypes
 
 
-@pytest.mark.parametrize("cls", ALL)
+@_by_task
 @pytest.mark.parametrize("dtype", [np.float16, np.float32, np.float64])
 def test_forward_and_backward_keep_the_float_dtype(cls, dtype):
     act = cls()
@@ -176,14 +193,14 @@ def test_forward_and_backward_keep_the_float_dtype(cls, dtype):
     assert act.backward(np.ones((1, 3), dtype=np.float64)).dtype == dtype
 
 
-@pytest.mark.parametrize("cls", ALL)
+@_by_task
 def test_integer_input_becomes_float32(cls):
     act = cls()
     assert act(Tensor([[1, -2, 3]])).dtype == np.float32
     assert act.backward(np.ones((1, 3))).dtype == np.float32
 
 
-@pytest.mark.parametrize("cls", ALL)
+@_by_task
 def test_backward_has_the_input_shape(cls):
     act = cls()
     act(np.zeros((2, 3, 4)))
@@ -199,7 +216,7 @@ def test_backward_before_forward_is_a_runtime_error(cls):
         cls().backward(np.ones(3))
 
 
-@pytest.mark.parametrize("cls", ALL)
+@_by_task
 def test_grad_output_of_the_wrong_shape_names_both_shapes(cls):
     act = cls()
     act(np.zeros((2, 3)))
@@ -235,12 +252,14 @@ matrices = hnp.arrays(np.float64, hnp.array_shapes(min_dims=1, max_dims=3, max_s
 wide = hnp.arrays(np.float64, hnp.array_shapes(min_dims=1, max_dims=3, max_side=5), elements=st.floats(-1e4, 1e4))
 
 
+@pytest.mark.task("02.2")
 @settings(max_examples=60, deadline=None)
 @given(x=wide)
 def test_sigmoid_is_symmetric(x):
     np.testing.assert_allclose(Sigmoid()(-x).data, 1 - Sigmoid()(x).data, atol=1e-15)
 
 
+@pytest.mark.task("02.2", "02.3")
 @settings(max_examples=60, deadline=None)
 @given(x=wide)
 def test_sigmoid_and_tanh_stay_in_range(x):
@@ -249,6 +268,7 @@ def test_sigmoid_and_tanh_stay_in_range(x):
     np.testing.assert_allclose(Tanh()(-x).data, -t)
 
 
+@pytest.mark.task("02.4")
 @settings(max_examples=60, deadline=None)
 @given(x=wide, data=st.data())
 def test_softmax_rows_are_distributions(x, data):
@@ -258,12 +278,14 @@ def test_softmax_rows_are_distributions(x, data):
     np.testing.assert_allclose(y.sum(axis=dim), 1.0, rtol=1e-12)
 
 
+@pytest.mark.task("02.4")
 @settings(max_examples=60, deadline=None)
 @given(x=matrices, shift=st.floats(-1e3, 1e3))
 def test_softmax_is_shift_invariant(x, shift):
     np.testing.assert_allclose(Softmax()(x + shift).data, Softmax()(x).data, rtol=1e-9, atol=1e-12)
 
 
+@pytest.mark.task("02.1")
 @settings(max_examples=60, deadline=None)
 @given(x=matrices)
 def test_relu_is_idempotent_and_keeps_positives(x):
@@ -273,6 +295,7 @@ def test_relu_is_idempotent_and_keeps_positives(x):
     assert np.all(y[x <= 0] == 0)
 
 
+@pytest.mark.task("02.4")
 @settings(max_examples=40, deadline=None)
 @given(x=matrices)
 def test_softmax_gradient_of_a_constant_upstream_is_zero(x):
@@ -288,7 +311,7 @@ def test_every_activation_is_a_module():
 # ---------------------------------------------------------------- the protocol, for every activation
 
 
-@pytest.mark.parametrize("cls", ALL)
+@_by_task
 def test_a_second_backward_for_one_forward_is_a_runtime_error(cls):
     act = cls()
     act(X)
@@ -297,7 +320,7 @@ def test_a_second_backward_for_one_forward_is_a_runtime_error(cls):
         act.backward(G)
 
 
-@pytest.mark.parametrize("cls", ALL)
+@_by_task
 def test_backward_after_a_forward_that_raised_is_a_runtime_error(cls):
     act = cls()
     act(X)
@@ -307,7 +330,7 @@ def test_backward_after_a_forward_that_raised_is_a_runtime_error(cls):
         act.backward(G)
 
 
-@pytest.mark.parametrize("cls", ALL)
+@_by_task
 def test_a_forward_under_no_grad_leaves_the_saved_forward_alone(cls):
     expected = cls()
     expected(X)
@@ -318,7 +341,7 @@ def test_a_forward_under_no_grad_leaves_the_saved_forward_alone(cls):
     np.testing.assert_array_equal(act.backward(G).data, expected.backward(G).data)
 
 
-@pytest.mark.parametrize("cls", ALL)
+@_by_task
 def test_only_no_grad_forwards_leave_nothing_to_backward(cls):
     act = cls()
     with tinytorch.no_grad():
@@ -327,7 +350,7 @@ def test_only_no_grad_forwards_leave_nothing_to_backward(cls):
         act.backward(G)
 
 
-@pytest.mark.parametrize("cls", ALL)
+@_by_task
 @pytest.mark.parametrize("changed", ["input", "output", "grad_output"])
 def test_a_callers_in_place_change_after_forward_cannot_alter_the_gradient(cls, changed):
     expected = cls()
@@ -346,6 +369,7 @@ def test_a_callers_in_place_change_after_forward_cannot_alter_the_gradient(cls, 
     np.testing.assert_array_equal(got.data, wanted)
 
 
+@pytest.mark.task("02.1")
 def test_relu_gradient_is_exactly_zero_where_the_input_is_not_positive_even_for_inf_or_nan():
     relu = ReLU()
     relu(np.array([-1.0, 0.0, 2.0, 3.0]))
@@ -353,6 +377,7 @@ def test_relu_gradient_is_exactly_zero_where_the_input_is_not_positive_even_for_
     assert got[0] == 0.0 and got[1] == 0.0 and got[2] == np.inf and np.isnan(got[3])
 
 
+@pytest.mark.task("02.4")
 @pytest.mark.parametrize("shape, dim", [((3, 0), -1), ((0, 4), 0), ((0, 4), 1), ((2, 0, 3), 1)])
 def test_softmax_over_an_empty_dimension_is_empty_as_in_pytorch(shape, dim):
     sm = Softmax(dim)
@@ -361,7 +386,7 @@ def test_softmax_over_an_empty_dimension_is_empty_as_in_pytorch(shape, dim):
     assert sm.backward(np.zeros(shape)).shape == shape
 
 
-@pytest.mark.parametrize("cls", ALL)
+@_by_task
 def test_finite_inputs_raise_nothing_under_seterr_raise(cls):
     x = np.array([[-800.0, 0.0, 800.0]])
     with np.errstate(all="raise"):
@@ -370,12 +395,14 @@ def test_finite_inputs_raise_nothing_under_seterr_raise(cls):
         act.backward(np.ones((1, 3)))
 
 
+@pytest.mark.task("02.3")
 def test_a_python_float_grad_output_is_read_at_the_outputs_precision():
     tanh = Tanh()
     tanh(np.array(0.0))  # 0-d float64: dy/dx = 1, so the gradient is grad_output itself
     assert tanh.backward(0.1).item() == 0.1  # not float32's 0.10000000149
 
 
+@pytest.mark.task("02.1", "02.2")
 def test_a_zero_dimensional_output_lets_grad_output_default_to_one():
     sig = Sigmoid()
     sig(np.array(0.0))

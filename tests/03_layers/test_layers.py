@@ -88,17 +88,20 @@ def test_unseeded_layers_differ():
 # ---------------------------------------------------------------- forward, hand-computed
 
 
+@pytest.mark.task("03.1")
 def test_forward_hand_computed():
     layer = fixed_layer()
     y = layer(Tensor([[1.0, 1.0, 1.0], [1.0, 0.0, 2.0]]))
     assert y.data.tolist() == [[6.5, -0.5], [7.5, 1.5]]  # [1+2+3+.5, -1+1-.5], [1+6+.5, 2-.5]
 
 
+@pytest.mark.task("03.1")
 def test_forward_without_bias():
     layer = fixed_layer(bias=False)
     assert layer([1.0, 1.0, 1.0]).data.tolist() == [6.0, 0.0]
 
 
+@pytest.mark.task("03.1")
 def test_forward_accepts_a_single_example_and_extra_batch_dims():
     layer = fixed_layer()
     assert layer([1.0, 0.0, 0.0]).data.tolist() == [1.5, -0.5]
@@ -108,6 +111,7 @@ def test_forward_accepts_a_single_example_and_extra_batch_dims():
     np.testing.assert_allclose(y.data[1, 2], layer(x[1, 2]).data)
 
 
+@pytest.mark.task("03.1")
 def test_forward_dtypes():
     layer = Linear(3, 2)
     assert layer(np.ones((2, 3), dtype=np.float32)).dtype == np.float32
@@ -119,6 +123,7 @@ def test_forward_dtypes():
 # ---------------------------------------------------------------- backward
 
 
+@pytest.mark.task("03.1")
 def test_backward_hand_computed():
     layer = fixed_layer()
     layer([[1.0, 1.0, 1.0], [1.0, 0.0, 2.0]])
@@ -129,6 +134,7 @@ def test_backward_hand_computed():
     assert isinstance(layer.weight.grad, Tensor) and isinstance(layer.bias.grad, Tensor)
 
 
+@pytest.mark.task("03.1")
 @pytest.mark.parametrize("shape", [(4, 3), (3,), (2, 5, 3)], ids=["batch", "single", "3d"])
 @pytest.mark.parametrize("bias", [True, False])
 def test_backward_matches_central_differences(shape, bias):
@@ -157,6 +163,7 @@ def test_backward_matches_central_differences(shape, bias):
         assert layer.bias is None
 
 
+@pytest.mark.task("03.1")
 def test_backward_accumulates_gradients_until_zero_grad():
     layer = fixed_layer()
     x = np.array([[1.0, 2.0, 3.0]])
@@ -174,6 +181,7 @@ def test_backward_accumulates_gradients_until_zero_grad():
     assert layer.bias.grad.data.tolist() == [2.0, 0.0]
 
 
+@pytest.mark.task("03.1")
 def test_backward_dtypes():
     layer = Linear(3, 2)  # float32 parameters
     layer(np.ones((2, 3), dtype=np.float32))
@@ -183,6 +191,7 @@ def test_backward_dtypes():
     assert layer.backward(np.ones((2, 2))).dtype == np.float64 and layer.weight.grad.dtype == np.float32
 
 
+@pytest.mark.task("03.1")
 def test_backward_uses_the_last_forward():
     layer = fixed_layer()
     layer([[9.0, 9.0, 9.0]])
@@ -229,6 +238,7 @@ def test_linear_backward_before_forward_is_a_runtime_error():
         Linear(3, 2).backward(np.ones((1, 2)))
 
 
+@pytest.mark.task("03.1")
 def test_linear_grad_output_of_wrong_shape_names_both_shapes():
     layer = Linear(3, 2)
     layer(np.ones((4, 3)))
@@ -243,6 +253,7 @@ def make_net(dtype=np.float64):
     return Sequential(Linear(3, 4, dtype=dtype, generator=1), Tanh(), Linear(4, 2, dtype=dtype, generator=2))
 
 
+@pytest.mark.task("03.1", "03.2")
 def test_sequential_forward_is_composition():
     net = make_net()
     x = np.random.default_rng(0).normal(size=(5, 3))
@@ -250,6 +261,7 @@ def test_sequential_forward_is_composition():
     np.testing.assert_array_equal(net(x).data, expected.data)
 
 
+@pytest.mark.task("03.1", "03.2")
 def test_sequential_backward_matches_central_differences_for_input_and_every_parameter():
     net = make_net()
     rng = np.random.default_rng(2)
@@ -272,6 +284,7 @@ def test_sequential_backward_matches_central_differences_for_input_and_every_par
         np.testing.assert_allclose(p.grad.data, numeric, rtol=1e-6, atol=1e-8)
 
 
+@pytest.mark.task("03.1", "03.2")
 def test_sequential_backward_hand_computed_for_two_linear_layers():
     a, b = fixed_layer(), Linear(2, 1, dtype=np.float64, generator=0)
     b.weight.data[:] = [[2.0, -1.0]]
@@ -282,6 +295,7 @@ def test_sequential_backward_hand_computed_for_two_linear_layers():
     assert a.bias.grad.data.tolist() == [2.0, -1.0]
 
 
+@pytest.mark.task("03.1", "03.2")
 def test_sequential_with_relu():
     lin = fixed_layer()
     net = Sequential(lin, ReLU())
@@ -308,12 +322,14 @@ def test_sequential_container_protocol_and_repr():
     assert repr(Sequential()) == "Sequential()"
 
 
+@pytest.mark.task("03.2")
 def test_empty_sequential_is_the_identity():
     net = Sequential()
     assert net([1.0, 2.0]).data.tolist() == [1.0, 2.0]
     assert net.backward([3.0, 4.0]).data.tolist() == [3.0, 4.0]
 
 
+@pytest.mark.task("03.1", "03.2")
 def test_sequential_errors():
     with pytest.raises(TypeError, match=re.escape("layer 1 (42) is not a Module")):
         Sequential(Linear(2, 2), 42)
@@ -326,6 +342,7 @@ def test_sequential_errors():
 # ---------------------------------------------------------------- properties (hypothesis)
 
 
+@pytest.mark.task("03.1")
 @settings(max_examples=40, deadline=None)
 @given(n=st.integers(1, 6), i=st.integers(1, 6), o=st.integers(1, 6), seed=st.integers(0, 2**32 - 1), data=st.data())
 def test_forward_agrees_with_numpy_and_rows_are_independent(n, i, o, seed, data):
@@ -336,6 +353,7 @@ def test_forward_agrees_with_numpy_and_rows_are_independent(n, i, o, seed, data)
     np.testing.assert_allclose(y[-1], layer(x[-1]).data, rtol=1e-12, atol=1e-12)
 
 
+@pytest.mark.task("03.1")
 @settings(max_examples=40, deadline=None)
 @given(n=st.integers(1, 6), seed=st.integers(0, 2**32 - 1), data=st.data())
 def test_parameter_gradients_of_a_batch_are_sums_over_examples(n, seed, data):
@@ -377,8 +395,9 @@ def test_every_layer_is_a_module():
     assert issubclass(Linear, Module) and issubclass(Sequential, Module)
 
 
-@pytest.mark.parametrize("make", [lambda: Linear(3, 2, dtype=np.float64, generator=0), _fresh_net],
-                         ids=["Linear", "Sequential"])
+@pytest.mark.parametrize("make", [pytest.param(lambda: Linear(3, 2, dtype=np.float64, generator=0), id="Linear",
+                                               marks=pytest.mark.task("03.1")),
+                                  pytest.param(_fresh_net, id="Sequential", marks=pytest.mark.task("03.1", "03.2"))])
 @pytest.mark.parametrize("changed", ["input", "output", "weights"])
 def test_a_callers_in_place_change_after_forward_cannot_alter_the_gradient(make, changed):
     expected = _gradients(make(), X3.copy(), np.ones((5, 2)))
@@ -396,7 +415,8 @@ def test_a_callers_in_place_change_after_forward_cannot_alter_the_gradient(make,
         np.testing.assert_array_equal(a, b)
 
 
-@pytest.mark.parametrize("make", [lambda: Linear(3, 2, generator=0), _fresh_net], ids=["Linear", "Sequential"])
+@pytest.mark.parametrize("make", [pytest.param(lambda: Linear(3, 2, generator=0), id="Linear", marks=pytest.mark.task("03.1")),
+                                  pytest.param(_fresh_net, id="Sequential", marks=pytest.mark.task("03.1", "03.2"))])
 def test_a_second_backward_for_one_forward_is_a_runtime_error(make):
     net = make()
     net(X3)
@@ -405,6 +425,7 @@ def test_a_second_backward_for_one_forward_is_a_runtime_error(make):
         net.backward(np.ones((5, 2)))
 
 
+@pytest.mark.task("03.1", "03.2")
 def test_a_sequential_forward_that_raised_leaves_nothing_to_backward_in_any_layer():
     net = _fresh_net()
     net(X3)  # a good forward first: it must not be the one a later backward uses
@@ -415,6 +436,7 @@ def test_a_sequential_forward_that_raised_leaves_nothing_to_backward_in_any_laye
             module.backward(np.ones((5, 2)) if module is not net.layers[0] else np.ones((5, 4)))
 
 
+@pytest.mark.task("03.1", "03.2")
 def test_a_forward_under_no_grad_in_the_middle_of_a_step_leaves_the_gradient_alone():
     expected = _gradients(_fresh_net())
     net = _fresh_net()
@@ -427,6 +449,7 @@ def test_a_forward_under_no_grad_in_the_middle_of_a_step_leaves_the_gradient_alo
         np.testing.assert_array_equal(a, b)
 
 
+@pytest.mark.task("03.1", "03.2")
 def test_micro_batches_accumulate_to_the_big_batchs_gradient():
     big = _fresh_net()
     big(X3)
@@ -439,6 +462,7 @@ def test_micro_batches_accumulate_to_the_big_batchs_gradient():
         np.testing.assert_allclose(a.grad.data, b.grad.data, rtol=1e-12, atol=1e-14)
 
 
+@pytest.mark.task("03.1", "03.2")
 def test_state_dict_names_parameters_by_position_and_round_trips():
     net = _fresh_net()
     state = net.state_dict()
@@ -450,6 +474,7 @@ def test_state_dict_names_parameters_by_position_and_round_trips():
         Sequential(Linear(3, 5), ReLU(), Linear(5, 2)).load_state_dict(state)
 
 
+@pytest.mark.task("03.1")
 def test_linear_without_bias_has_one_parameter_and_no_bias_gradient():
     layer = Linear(3, 2, bias=False, generator=0)
     assert [n for n, _ in layer.named_parameters()] == ["weight"]
@@ -458,6 +483,7 @@ def test_linear_without_bias_has_one_parameter_and_no_bias_gradient():
     assert layer.weight.grad.shape == (2, 3) and layer.bias is None
 
 
+@pytest.mark.task("03.1")
 def test_the_update_idioms_change_the_layers_weights():
     layer = Linear(3, 2, generator=0)
     before = layer.weight.data.copy()
@@ -472,6 +498,7 @@ def test_the_update_idioms_change_the_layers_weights():
     assert layer.weight.dtype == np.float32
 
 
+@pytest.mark.task("03.1", "03.2")
 def test_finite_inputs_raise_nothing_under_seterr_raise():
     net = _fresh_net()
     with np.errstate(all="raise"):
@@ -479,6 +506,7 @@ def test_finite_inputs_raise_nothing_under_seterr_raise():
         net.backward(np.ones((2, 2)))
 
 
+@pytest.mark.task("03.1")
 def test_loss_backward_on_a_tensor_says_how_gradients_are_obtained():
     out = Linear(3, 2)(X3)
     with pytest.raises(RuntimeError, match=r"loss_fn\.backward\(\).*model\.backward"):

@@ -20,6 +20,7 @@ def torch_copy(layer, dtype):
     return ref
 
 
+@pytest.mark.task("03.1")
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("bias", [True, False])
 @pytest.mark.parametrize("shape", [(6, 5), (5,), (2, 3, 5)], ids=["batch", "single", "3d"])
@@ -44,6 +45,7 @@ def test_linear_matches_torch(dtype, bias, shape):
     assert y.dtype == dtype and dx.dtype == dtype and layer.weight.grad.dtype == dtype
 
 
+@pytest.mark.task("03.1", "03.2")
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 def test_sequential_matches_torch(dtype):
     rng = np.random.default_rng(4)

@@ -5,6 +5,7 @@ import math
 
 import numpy as np
 import pytest
+from tasks import marked
 
 from tinytorch.core.losses import (
     BinaryCrossEntropyLoss,
@@ -41,6 +42,8 @@ _FUNCTION_OF = {
 }
 
 _by_name = pytest.mark.parametrize("cls", LOSS_CLASSES, ids=lambda c: c.__name__)
+LOSS_TASKS = {MSELoss: "04.1", CrossEntropyLoss: "04.3", BinaryCrossEntropyLoss: "04.7", BinaryCrossEntropyWithLogitsLoss: "04.8"}
+_by_task = pytest.mark.parametrize("cls", marked(LOSS_CLASSES, LOSS_TASKS.get, ids=lambda c: c.__name__))
 
 
 # ---------------------------------------------------------------- the classes
@@ -59,7 +62,7 @@ def test_every_loss_class_is_a_loss(cls):
     assert isinstance(cls(), Loss)
 
 
-@_by_name
+@_by_task
 @pytest.mark.parametrize("reduction", ["mean", "sum", "none"])
 def test_call_forward_and_functional_form_agree(cls, reduction):
     x, target = _example(cls)
@@ -72,7 +75,7 @@ def test_call_forward_and_functional_form_agree(cls, reduction):
     np.testing.assert_allclose(via_call.data, via_function.data, rtol=1e-15)
 
 
-@_by_name
+@_by_task
 def test_mean_and_sum_give_zero_dimensional_tensors(cls):
     x, target = _example(cls)
     for reduction in ("mean", "sum"):
@@ -81,7 +84,7 @@ def test_mean_and_sum_give_zero_dimensional_tensors(cls):
         assert out.shape == ()
 
 
-@_by_name
+@_by_task
 def test_none_reduction_gives_one_value_per_element(cls):
     x, target = _example(cls)
     out = cls(reduction="none")(x, target)
@@ -89,6 +92,7 @@ def test_none_reduction_gives_one_value_per_element(cls):
     assert out.shape == expected
 
 
+@pytest.mark.task("04.3", "04.6")
 def test_cross_entropy_none_has_the_target_shape_for_k_dimensional_and_unbatched_logits():
     assert cross_entropy(np.zeros((2, 3, 4, 5)), np.zeros((2, 4, 5), dtype=np.int64), reduction="none").shape == (2, 4, 5)
     assert cross_entropy(np.zeros(3), np.array(1), reduction="none").shape == ()
@@ -96,7 +100,7 @@ def test_cross_entropy_none_has_the_target_shape_for_k_dimensional_and_unbatched
     assert cross_entropy(np.zeros((2, 3, 4)), probs, reduction="none").shape == (2, 4)
 
 
-@_by_name
+@_by_task
 def test_backward_returns_gradient_of_the_last_forward(cls):
     x1, target = _example(cls)
     x2 = np.clip(x1[::-1].copy() * 0.5 + 0.2, 0.05, 0.95) if cls is BinaryCrossEntropyLoss else x1[::-1] * 3.0
@@ -116,7 +120,7 @@ def _forward_then_backward(loss, x, target, grad_output=None):
     return loss.backward(grad_output).data
 
 
-@_by_name
+@_by_task
 def test_backward_scales_with_grad_output(cls):
     x, target = _example(cls)
     for reduction in ("mean", "sum"):
@@ -126,7 +130,7 @@ def test_backward_scales_with_grad_output(cls):
         np.testing.assert_allclose(scaled, 2.5 * unit, rtol=1e-12)
 
 
-@_by_name
+@_by_task
 def test_sum_backward_with_ones_equals_none_backward_with_ones(cls):
     x, target = _example(cls)
     total = _forward_then_backward(cls(reduction="sum"), x, target)
@@ -144,7 +148,7 @@ def _grad_outputs(out_shape, dtype):
     return Tensor(rng.normal(size=out_shape).astype(dtype)), Tensor(rng.normal(size=out_shape).astype(dtype))
 
 
-@_by_name
+@_by_task
 @pytest.mark.parametrize("reduction", ["mean", "sum", "none"])
 def test_a_second_backward_for_one_forward_is_a_runtime_error_and_the_first_gradient_stands(cls, reduction):
     x, target = _example(cls)
@@ -159,6 +163,7 @@ def test_a_second_backward_for_one_forward_is_a_runtime_error_and_the_first_grad
     np.testing.assert_array_equal(first.data, _forward_then_backward(cls(reduction=reduction), x, target, g1))
 
 
+@pytest.mark.task("04.1")
 def test_backward_after_a_new_forward_uses_the_new_input():
     loss = MSELoss()
     loss(np.array([1.0, 2.0]), np.zeros(2))
@@ -207,6 +212,8 @@ _CONFIGURED = [
     BinaryCrossEntropyWithLogitsLoss(weight=np.array([[1.0], [2.0], [1.0], [0.5]]), pos_weight=np.array([2.0, 1.0, 3.0])),
 ]
 _CONFIGURED_IDS = [f"{type(loss).__name__}-{i}" for i, loss in enumerate(_CONFIGURED)]
+_CONFIGURED_TASKS = {id(loss): tasks for loss, tasks in zip(_CONFIGURED, [
+    "04.1", "04.1", "04.3", ("04.3", "04.4", "04.5"), ("04.3", "04.4"), "04.7", "04.8", "04.8"])}
 
 
 @pytest.mark.parametrize("loss", _CONFIGURED, ids=_CONFIGURED_IDS)
@@ -220,7 +227,7 @@ def test_config_is_plain_json_and_round_trips_to_an_equal_loss(loss):
     assert Loss.from_config(json.loads(text)) == loss
 
 
-@pytest.mark.parametrize("loss", _CONFIGURED, ids=_CONFIGURED_IDS)
+@pytest.mark.parametrize("loss", marked(_CONFIGURED, lambda loss: _CONFIGURED_TASKS[id(loss)], ids=_CONFIGURED_IDS))
 def test_rebuilt_loss_computes_the_same_values(loss):
     x, target = _example(type(loss))
     rebuilt = Loss.from_config(json.loads(json.dumps(loss.get_config())))
@@ -243,7 +250,7 @@ def test_losses_with_different_options_are_not_equal():
 FLOAT_DTYPES = pytest.mark.parametrize("dtype", [np.float16, np.float32, np.float64], ids=["float16", "float32", "float64"])
 
 
-@_by_name
+@_by_task
 @FLOAT_DTYPES
 @pytest.mark.parametrize("reduction", ["mean", "sum", "none"])
 def test_loss_and_gradient_keep_the_input_dtype(cls, dtype, reduction):
@@ -258,6 +265,7 @@ def test_loss_and_gradient_keep_the_input_dtype(cls, dtype, reduction):
     assert grad.shape == x.shape
 
 
+@pytest.mark.task("04.2")
 @FLOAT_DTYPES
 def test_log_softmax_keeps_the_input_dtype(dtype):
     out = log_softmax(np.zeros((2, 3), dtype=dtype))
@@ -265,6 +273,7 @@ def test_log_softmax_keeps_the_input_dtype(dtype):
     assert out.dtype == dtype
 
 
+@pytest.mark.task("04.3", "04.4", "04.5", "04.6", "04.7", "04.8")
 @FLOAT_DTYPES
 def test_cross_entropy_options_keep_the_input_dtype(dtype):
     x = np.zeros((4, 3), dtype=dtype)
@@ -277,7 +286,10 @@ def test_cross_entropy_options_keep_the_input_dtype(dtype):
 
 
 @FLOAT_DTYPES
-@pytest.mark.parametrize("option", ["weight", "label_smoothing", "probabilities", "pos_weight", "bce_weight"])
+@pytest.mark.parametrize("option", marked(["weight", "label_smoothing", "probabilities", "pos_weight", "bce_weight"],
+                                           {"weight": ("04.3", "04.4"), "label_smoothing": ("04.3", "04.4", "04.5"),
+                                            "probabilities": "04.6", "pos_weight": "04.8", "bce_weight": "04.7"}.get,
+                                           ids=lambda o: o))
 def test_gradients_with_options_keep_the_input_dtype(dtype, option):
     x = np.random.default_rng(11).normal(size=(4, 3)).astype(dtype)
     probs = np.full((4, 3), 1 / 3, dtype=dtype)
@@ -298,6 +310,7 @@ def test_gradients_with_options_keep_the_input_dtype(dtype, option):
 # ---------------------------------------------------------------- float16 sums are added in float32
 
 
+@pytest.mark.task("04.1")
 def test_float16_mse_mean_of_many_elements_does_not_overflow():
     # 100,000 squared errors of 1: the mean is 1 (the float16 sum, 100000, would be inf)
     out = mse_loss(np.full(100_000, 1, np.float16), np.zeros(100_000, np.float16))
@@ -305,6 +318,7 @@ def test_float16_mse_mean_of_many_elements_does_not_overflow():
     assert float(out.item()) == 1.0
 
 
+@pytest.mark.task("04.7")
 def test_float16_bce_mean_of_many_elements_is_log_2():
     # p = 0.5 against y = 1 costs log 2 each; dividing by 70,000 in float16 would divide by inf
     out = binary_cross_entropy(np.full(70_000, 0.5, np.float16), np.ones(70_000, np.float16))
@@ -312,13 +326,16 @@ def test_float16_bce_mean_of_many_elements_is_log_2():
     np.testing.assert_allclose(float(out.item()), math.log(2), rtol=1e-3)
 
 
+@pytest.mark.task("04.8")
 def test_float16_bce_with_logits_mean_of_many_elements_is_log_2():
     out = binary_cross_entropy_with_logits(np.zeros(70_000, np.float16), np.ones(70_000, np.float16))
     assert out.dtype == np.float16
     np.testing.assert_allclose(float(out.item()), math.log(2), rtol=1e-3)
 
 
-@pytest.mark.parametrize("options", [{}, dict(weight=[1.0, 1.0]), dict(label_smoothing=0.2)], ids=["plain", "weight", "smoothing"])
+@pytest.mark.parametrize("options", marked([{}, dict(weight=[1.0, 1.0]), dict(label_smoothing=0.2)],
+                                            lambda o: ("04.3", "04.4") if "weight" in o else ("04.3", "04.5") if o else "04.3",
+                                            ids=["plain", "weight", "smoothing"]))
 def test_float16_cross_entropy_mean_over_many_rows_is_log_2(options):
     # two equal logits: every row costs log 2, whatever the smoothing; the count (or summed weight) is 70,000
     out = cross_entropy(np.zeros((70_000, 2), np.float16), np.zeros(70_000, np.int64), **options)
@@ -326,6 +343,7 @@ def test_float16_cross_entropy_mean_over_many_rows_is_log_2(options):
     np.testing.assert_allclose(float(out.item()), math.log(2), rtol=1e-3)
 
 
+@pytest.mark.task("04.3")
 def test_float16_cross_entropy_with_more_classes_than_float16_can_count():
     # 70,000 equal logits: each costs log 70000; the row sum of exponentials, 70000, overflows float16
     loss = CrossEntropyLoss()
@@ -336,12 +354,14 @@ def test_float16_cross_entropy_with_more_classes_than_float16_can_count():
     np.testing.assert_allclose(grad[0, 0].astype(np.float64), (1 / 70_000 - 1) / 2, rtol=1e-3)
 
 
+@pytest.mark.task("04.2")
 def test_float16_log_softmax_with_more_classes_than_float16_can_count():
     out = log_softmax(np.zeros((2, 70_000), np.float16)).data
     assert out.dtype == np.float16
     np.testing.assert_allclose(out.astype(np.float64), -math.log(70_000), rtol=1e-3)
 
 
+@pytest.mark.task("04.6")
 def test_float16_cross_entropy_probability_targets_over_many_rows():
     probs = np.full((70_000, 2), 0.5, np.float16)
     out = cross_entropy(np.zeros((70_000, 2), np.float16), probs)
@@ -351,7 +371,7 @@ def test_float16_cross_entropy_probability_targets_over_many_rows():
 # ---------------------------------------------------------------- input types
 
 
-@_by_name
+@_by_task
 def test_tensor_array_and_nested_list_inputs_give_the_same_loss(cls):
     x, target = _example(cls, np.float32)
     from_arrays = cls()(x, target)
@@ -364,12 +384,14 @@ def test_tensor_array_and_nested_list_inputs_give_the_same_loss(cls):
     np.testing.assert_allclose(from_lists.data, from_arrays.data, rtol=1e-6)
 
 
+@pytest.mark.task("04.1")
 def test_list_target_of_python_floats_is_read_in_the_float64_input_dtype():
     # through float32, 0.1 would become 0.10000000149 and the loss 7.2e-17
     assert mse_loss(np.array([0.1, 0.7]), [0.1, 0.7]).item() == 0.0
     assert mse_loss(np.array(0.1), 0.1).item() == 0.0
 
 
+@pytest.mark.task("04.1", "04.6", "04.7", "04.8")
 def test_list_targets_give_the_same_float64_loss_as_float64_arrays():
     rng = np.random.default_rng(12)
     x, y = rng.normal(size=(3, 4)), rng.random((3, 4))
@@ -389,6 +411,7 @@ def test_list_targets_give_the_same_float64_loss_as_float64_arrays():
         np.testing.assert_array_equal(from_list, from_array, err_msg=fn.__name__)
 
 
+@pytest.mark.task("04.2")
 def test_log_softmax_accepts_tensor_array_and_list():
     x = [[0.0, 1.0], [2.0, 2.0]]
     expected = np.array([[-math.log1p(math.e), 1 - math.log1p(math.e)], [-math.log(2), -math.log(2)]])
@@ -398,6 +421,7 @@ def test_log_softmax_accepts_tensor_array_and_list():
         np.testing.assert_allclose(out.data, expected, rtol=1e-6)
 
 
+@pytest.mark.task("04.1")
 def test_backward_accepts_array_grad_output_for_none():
     loss = MSELoss(reduction="none")
     loss(np.array([1.0, 2.0]), np.array([0.0, 0.0]))
@@ -407,6 +431,7 @@ def test_backward_accepts_array_grad_output_for_none():
 # ---------------------------------------------------------------- deliberate differences from PyTorch
 
 
+@pytest.mark.task("04.3")
 def test_integral_float_targets_are_class_indices():
     x = np.random.default_rng(5).normal(size=(3, 3))
     as_floats = cross_entropy(x, np.array([0.0, 2.0, 1.0]), reduction="none")
@@ -415,6 +440,7 @@ def test_integral_float_targets_are_class_indices():
     assert as_floats.shape == (3,)
 
 
+@pytest.mark.task("04.3")
 def test_integral_float_targets_in_a_list_are_class_indices():
     x = np.random.default_rng(6).normal(size=(2, 3))
     np.testing.assert_array_equal(
@@ -422,6 +448,7 @@ def test_integral_float_targets_in_a_list_are_class_indices():
     )
 
 
+@pytest.mark.task("04.3")
 @pytest.mark.parametrize("dtype", [np.int8, np.int16, np.int32, np.int64, np.uint8, np.uint16])
 def test_any_integer_dtype_works_as_class_indices(dtype):
     x = np.random.default_rng(7).normal(size=(4, 3))
@@ -430,6 +457,7 @@ def test_any_integer_dtype_works_as_class_indices(dtype):
     np.testing.assert_array_equal(got, expected)
 
 
+@pytest.mark.task("04.3", "04.4")
 def test_integer_index_targets_and_their_gradient_do_not_depend_on_the_integer_dtype():
     x = np.random.default_rng(8).normal(size=(4, 3))
     grads = []
@@ -441,6 +469,7 @@ def test_integer_index_targets_and_their_gradient_do_not_depend_on_the_integer_d
     np.testing.assert_array_equal(grads[2], grads[0])
 
 
+@pytest.mark.task("04.7")
 @pytest.mark.parametrize("dtype", [np.int64, np.int32, np.uint8])
 def test_bce_accepts_integer_zero_one_targets(dtype):
     p = np.array([0.2, 0.7, 0.9, 0.4])
@@ -453,6 +482,7 @@ def test_bce_accepts_integer_zero_one_targets(dtype):
     assert loss.backward().dtype == np.float32
 
 
+@pytest.mark.task("04.7", "04.8")
 def test_bce_accepts_bool_targets_as_zero_and_one():
     p = np.array([0.2, 0.7, 0.9, 0.4], dtype=np.float32)
     hard = np.array([False, True, True, False])
@@ -463,6 +493,7 @@ def test_bce_accepts_bool_targets_as_zero_and_one():
         assert loss.backward().dtype == np.float32
 
 
+@pytest.mark.task("04.3", "04.6")
 def test_float_one_hot_target_equals_class_indices():
     x = np.random.default_rng(13).normal(size=(3, 4))
     t = np.array([3, 0, 2])
@@ -470,6 +501,7 @@ def test_float_one_hot_target_equals_class_indices():
                                cross_entropy(x, t, reduction="none").data, rtol=1e-14)
 
 
+@pytest.mark.task("04.3")
 def test_nan_logit_propagates_to_the_loss():
     x = np.array([[0.0, np.nan, 1.0], [0.0, 1.0, 2.0]])
     none = cross_entropy(x, np.array([0, 1]), reduction="none").data
@@ -478,6 +510,7 @@ def test_nan_logit_propagates_to_the_loss():
     assert np.isnan(float(cross_entropy(x, np.array([0, 1])).data))
 
 
+@pytest.mark.task("04.1", "04.8")
 def test_nan_input_propagates_through_mse_and_bce_with_logits():
     x = np.array([0.0, np.nan])
     y = np.array([0.0, 1.0])
@@ -485,6 +518,7 @@ def test_nan_input_propagates_through_mse_and_bce_with_logits():
     assert np.isnan(binary_cross_entropy_with_logits(x, y, reduction="none").data).tolist() == [False, True]
 
 
+@pytest.mark.task("04.3", "04.4")
 def test_all_targets_ignored_gives_nan_mean_and_zero_sum():
     x = np.random.default_rng(9).normal(size=(3, 4))
     t = np.full(3, -100)
@@ -493,6 +527,7 @@ def test_all_targets_ignored_gives_nan_mean_and_zero_sum():
     np.testing.assert_array_equal(cross_entropy(x, t, reduction="none").data, np.zeros(3))
 
 
+@pytest.mark.task("04.3", "04.4")
 def test_negative_ignore_index_value_is_skipped_not_range_checked():
     x = np.random.default_rng(10).normal(size=(3, 4))
     with_ignored = cross_entropy(x, np.array([1, -7, 3]), ignore_index=-7, reduction="none").data

@@ -7,6 +7,7 @@ import re
 
 import numpy as np
 import pytest
+from tasks import marked
 
 from tinytorch.core.losses import (
     BinaryCrossEntropyLoss,
@@ -23,6 +24,7 @@ from tinytorch.core.tensor import Tensor
 
 INDEX_ERRORS = (IndexError, ValueError)
 LOSS_CLASSES = [MSELoss, CrossEntropyLoss, BinaryCrossEntropyLoss, BinaryCrossEntropyWithLogitsLoss]
+LOSS_TASKS = {MSELoss: "04.1", CrossEntropyLoss: "04.3", BinaryCrossEntropyLoss: "04.7", BinaryCrossEntropyWithLogitsLoss: "04.8"}
 FUNCTIONS = [mse_loss, cross_entropy, binary_cross_entropy, binary_cross_entropy_with_logits]
 FORMS = ["function", "class"]
 
@@ -244,7 +246,7 @@ def test_backward_before_forward_raises_runtime_error(cls):
         cls().backward()
 
 
-@pytest.mark.parametrize("cls", LOSS_CLASSES, ids=lambda c: c.__name__)
+@pytest.mark.parametrize("cls", marked(LOSS_CLASSES, LOSS_TASKS.get, ids=lambda c: c.__name__))
 def test_grad_output_of_wrong_shape_for_none_reduction_names_both_shapes(cls):
     x, target = _EXAMPLES[cls]
     loss = cls(reduction="none")
@@ -309,6 +311,7 @@ def test_log_softmax_dim_out_of_range_names_dim_and_the_valid_range(dim):
         log_softmax(np.zeros((2, 3)), dim=dim)
 
 
+@pytest.mark.task("04.2")
 def test_log_softmax_accepts_numpy_integer_dim():
     np.testing.assert_allclose(log_softmax(np.zeros((2, 4)), dim=np.int64(1)).data, -np.log(4), rtol=1e-15)
 
@@ -316,7 +319,7 @@ def test_log_softmax_accepts_numpy_integer_dim():
 # ---------------------------------------------------------------- backward
 
 
-@pytest.mark.parametrize("cls", LOSS_CLASSES, ids=lambda c: c.__name__)
+@pytest.mark.parametrize("cls", marked(LOSS_CLASSES, LOSS_TASKS.get, ids=lambda c: c.__name__))
 def test_second_backward_for_one_forward_is_a_runtime_error(cls):
     x, target = _EXAMPLES[cls]
     loss = cls()

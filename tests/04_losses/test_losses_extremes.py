@@ -17,6 +17,7 @@ from tinytorch.core.losses import (
 _dtypes = pytest.mark.parametrize("dtype", [np.float32, np.float64], ids=["float32", "float64"])
 
 
+@pytest.mark.task("04.3")
 @_dtypes
 def test_cross_entropy_of_logits_plus_minus_1e4_is_finite_and_exact(dtype):
     x = np.array([[1e4, -1e4], [1e4, -1e4], [1e4, 1e4]], dtype=dtype)
@@ -27,6 +28,7 @@ def test_cross_entropy_of_logits_plus_minus_1e4_is_finite_and_exact(dtype):
     np.testing.assert_allclose(none, [2e4, 0.0, math.log(2)], rtol=1e-6, atol=1e-6)
 
 
+@pytest.mark.task("04.3")
 @_dtypes
 def test_cross_entropy_gradient_at_logits_plus_minus_1e4_is_finite(dtype):
     loss = CrossEntropyLoss(reduction="sum")
@@ -37,6 +39,7 @@ def test_cross_entropy_gradient_at_logits_plus_minus_1e4_is_finite(dtype):
     np.testing.assert_allclose(grad, [[1.0, -1.0, 0.0], [0.0, 0.5, -0.5]], atol=1e-6)
 
 
+@pytest.mark.task("04.3", "04.5")
 @_dtypes
 def test_label_smoothing_at_logits_plus_minus_1e4_is_finite(dtype):
     # target 0 costs 0; the uniform part costs (0 + 2e4) / 2; mixed with eps = 0.1: 0.1 * 1e4
@@ -44,6 +47,7 @@ def test_label_smoothing_at_logits_plus_minus_1e4_is_finite(dtype):
     assert out == pytest.approx(1e3, rel=1e-6)
 
 
+@pytest.mark.task("04.2")
 def test_log_softmax_of_3e38_in_float32_is_finite():
     out = log_softmax(np.array([[3e38, 0.0], [3e38, 3e38], [-3e38, 0.0]], dtype=np.float32)).data
     assert out.dtype == np.float32
@@ -52,12 +56,14 @@ def test_log_softmax_of_3e38_in_float32_is_finite():
     np.testing.assert_allclose(out, expected, rtol=1e-6)
 
 
+@pytest.mark.task("04.2")
 def test_log_softmax_of_1e308_in_float64_is_finite():
     out = log_softmax(np.array([1e308, 1e308, 0.0])).data
     assert np.all(np.isfinite(out))
     np.testing.assert_allclose(out, [-math.log(2), -math.log(2), -1e308], rtol=1e-12)
 
 
+@pytest.mark.task("04.7")
 @_dtypes
 def test_bce_at_probability_zero_or_one_with_wrong_label_costs_exactly_100(dtype):
     p = np.array([0.0, 1.0], dtype=dtype)
@@ -69,12 +75,14 @@ def test_bce_at_probability_zero_or_one_with_wrong_label_costs_exactly_100(dtype
     assert float(binary_cross_entropy(p, y, reduction="sum").data) == 200.0
 
 
+@pytest.mark.task("04.7")
 @_dtypes
 def test_bce_at_probability_zero_or_one_with_right_label_costs_zero(dtype):
     none = binary_cross_entropy(np.array([0.0, 1.0], dtype=dtype), np.array([0.0, 1.0], dtype=dtype), reduction="none")
     np.testing.assert_array_equal(none.data, [0.0, 0.0])
 
 
+@pytest.mark.task("04.7")
 @_dtypes
 def test_bce_gradient_at_probability_zero_or_one_is_finite(dtype):
     loss = BinaryCrossEntropyLoss(reduction="sum")
@@ -86,6 +94,7 @@ def test_bce_gradient_at_probability_zero_or_one_is_finite(dtype):
     np.testing.assert_allclose(grad, [-1e12, 1e12, 0.0, 0.0], rtol=1e-6)
 
 
+@pytest.mark.task("04.8")
 @_dtypes
 def test_bce_with_logits_at_plus_minus_100_is_finite(dtype):
     x = np.array([100.0, -100.0, 100.0, -100.0], dtype=dtype)
@@ -100,6 +109,7 @@ def test_bce_with_logits_at_plus_minus_100_is_finite(dtype):
     np.testing.assert_allclose(grad, [1.0, -1.0, 0.0, 0.0], atol=1e-6)
 
 
+@pytest.mark.task("04.8")
 @_dtypes
 def test_bce_with_logits_at_plus_minus_1e4_is_finite(dtype):
     x = np.array([1e4, -1e4], dtype=dtype)

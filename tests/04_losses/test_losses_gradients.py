@@ -1,6 +1,7 @@
 """Every backward, with every option, against float64 central differences on every element."""
 import numpy as np
 import pytest
+from tasks import marked
 from gradcheck import numerical_grad, vjp_numerical
 
 from tinytorch.core.losses import (
@@ -36,6 +37,7 @@ def _assert_backward_matches_central_differences(make_loss, reduction, x, target
 # ---------------------------------------------------------------- MSE
 
 
+@pytest.mark.task("04.1")
 @pytest.mark.parametrize("reduction", REDUCTIONS)
 @pytest.mark.parametrize("shape", [(5,), (2, 3, 2)])
 def test_mse_backward_matches_central_differences(reduction, shape):
@@ -65,6 +67,13 @@ def _with_ignored(target, positions, value=-100):
 
 
 # name -> (options, logits shape, target)
+def _ce_tasks(case):
+    """The cross entropy stages a case needs: 04.3 plain, 04.4 weights / ignore_index, 04.5 smoothing, 04.6 probabilities."""
+    if "probabilit" in case or "soft" in case:
+        return "04.6"
+    return ("04.3",) + (("04.4",) if "weight" in case or "ignore" in case else ()) + (("04.5",) if "smoothing" in case else ())
+
+
 CE_CASES = {
     "plain": (dict(), (5, 4), _indices(5, 4, 10)),
     "weight": (dict(weight=_W4), (5, 4), _indices(5, 4, 11)),
@@ -102,7 +111,7 @@ CE_CASES = {
 
 
 @pytest.mark.parametrize("reduction", REDUCTIONS)
-@pytest.mark.parametrize("case", list(CE_CASES))
+@pytest.mark.parametrize("case", marked(list(CE_CASES), _ce_tasks))
 def test_cross_entropy_backward_matches_central_differences(case, reduction):
     options, shape, target = CE_CASES[case]
     x = np.random.default_rng(list(CE_CASES).index(case)).normal(size=shape) * 2.0
@@ -114,6 +123,7 @@ def test_cross_entropy_backward_matches_central_differences(case, reduction):
 # ---------------------------------------------------------------- BCE
 
 
+@pytest.mark.task("04.7")
 @pytest.mark.parametrize("reduction", REDUCTIONS)
 @pytest.mark.parametrize(
     "weight", [None, np.array([0.5, 1.0, 2.0]), np.array([[2.0], [0.5], [1.0], [3.0]])], ids=["none", "row", "column"]
@@ -131,6 +141,7 @@ def test_bce_backward_matches_central_differences(reduction, weight, targets):
 # ---------------------------------------------------------------- BCE with logits
 
 
+@pytest.mark.task("04.8")
 @pytest.mark.parametrize("reduction", REDUCTIONS)
 @pytest.mark.parametrize(
     "options",

@@ -1,5 +1,6 @@
 """Properties that hold for every input, checked with hypothesis on random small cases."""
 import numpy as np
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
@@ -44,6 +45,7 @@ def _same_shape_pair(draw, first, second):
 # ---------------------------------------------------------------- log_softmax
 
 
+@pytest.mark.task("04.2")
 @SETTINGS
 @given(
     x=arrays(np.float64, st.tuples(st.integers(1, 4), st.integers(1, 5)), elements=_logit),
@@ -53,6 +55,7 @@ def test_log_softmax_is_shift_invariant(x, shift):
     np.testing.assert_allclose(_np(log_softmax(x + shift)), _np(log_softmax(x)), rtol=1e-9, atol=1e-9)
 
 
+@pytest.mark.task("04.2")
 @SETTINGS
 @given(
     x=arrays(np.float64, st.tuples(st.integers(1, 4), st.integers(1, 4), st.integers(1, 4)), elements=_logit),
@@ -68,6 +71,7 @@ def test_log_softmax_exponentiates_to_a_distribution_along_dim(x, dim):
 # ---------------------------------------------------------------- cross entropy
 
 
+@pytest.mark.task("04.3", "04.4", "04.5")
 @SETTINGS
 @given(case=_classification(), smoothing=st.sampled_from([0.0, 0.1, 0.5, 1.0]), weighted=st.booleans())
 def test_cross_entropy_is_non_negative(case, smoothing, weighted):
@@ -77,6 +81,7 @@ def test_cross_entropy_is_non_negative(case, smoothing, weighted):
     assert float(_np(cross_entropy(logits, target, **kwargs))) >= 0.0
 
 
+@pytest.mark.task("04.2", "04.3")
 @SETTINGS
 @given(case=_classification())
 def test_cross_entropy_equals_negative_log_softmax_at_the_target(case):
@@ -85,6 +90,7 @@ def test_cross_entropy_equals_negative_log_softmax_at_the_target(case):
     np.testing.assert_allclose(_np(cross_entropy(logits, target, reduction="none")), -picked, rtol=1e-12, atol=1e-12)
 
 
+@pytest.mark.task("04.3", "04.4", "04.5")
 @SETTINGS
 @given(
     case=_classification(),
@@ -109,6 +115,7 @@ def test_cross_entropy_sum_and_mean_agree_with_none(case, smoothing, weighted, i
     np.testing.assert_allclose(_np(cross_entropy(logits, target, **kwargs)), none.sum() / denominator, rtol=1e-12)
 
 
+@pytest.mark.task("04.3", "04.4", "04.5", "04.6")
 @SETTINGS
 @given(case=_classification(), smoothing=st.sampled_from([0.0, 0.1, 0.4]))
 def test_one_hot_probability_targets_equal_index_targets(case, smoothing):
@@ -127,6 +134,7 @@ def test_one_hot_probability_targets_equal_index_targets(case, smoothing):
     )
 
 
+@pytest.mark.task("04.6")
 @SETTINGS
 @given(case=_classification(), data=st.data())
 def test_probability_target_mean_divides_by_number_of_rows(case, data):
@@ -144,6 +152,7 @@ def test_probability_target_mean_divides_by_number_of_rows(case, data):
 # ---------------------------------------------------------------- MSE
 
 
+@pytest.mark.task("04.1")
 @SETTINGS
 @given(x=arrays(np.float64, st.lists(st.integers(1, 4), min_size=0, max_size=3).map(tuple), elements=_logit))
 def test_mse_of_input_with_itself_is_zero(x):
@@ -151,6 +160,7 @@ def test_mse_of_input_with_itself_is_zero(x):
     assert np.all(_np(mse_loss(x, x.copy(), reduction="none")) == 0.0)
 
 
+@pytest.mark.task("04.1")
 @SETTINGS
 @given(pair=_same_shape_pair(_logit, _logit))
 def test_mse_sum_and_mean_agree_with_none(pair):
@@ -162,6 +172,7 @@ def test_mse_sum_and_mean_agree_with_none(pair):
     np.testing.assert_allclose(_np(mse_loss(x, y)), none.sum() / x.size, rtol=1e-12)
 
 
+@pytest.mark.task("04.1")
 @SETTINGS
 @given(pair=_same_shape_pair(_logit, _logit))
 def test_mse_is_symmetric(pair):
@@ -172,6 +183,7 @@ def test_mse_is_symmetric(pair):
 # ---------------------------------------------------------------- BCE and BCE with logits
 
 
+@pytest.mark.task("04.7")
 @SETTINGS
 @given(pair=_same_shape_pair(_prob, _unit), weighted=st.booleans())
 def test_bce_sum_and_mean_agree_with_none(pair, weighted):
@@ -184,6 +196,7 @@ def test_bce_sum_and_mean_agree_with_none(pair, weighted):
     np.testing.assert_allclose(_np(binary_cross_entropy(p, y, weight=weight)), none.sum() / p.size, rtol=1e-12)
 
 
+@pytest.mark.task("04.7", "04.8")
 @SETTINGS
 @given(pair=_same_shape_pair(_logit, _unit))
 def test_bce_with_logits_equals_bce_of_sigmoid(pair):
@@ -198,6 +211,7 @@ def test_bce_with_logits_equals_bce_of_sigmoid(pair):
     )
 
 
+@pytest.mark.task("04.8")
 @SETTINGS
 @given(pair=_same_shape_pair(_logit, _unit), pos_weight=_positive, weighted=st.booleans())
 def test_bce_with_logits_sum_and_mean_agree_with_none(pair, pos_weight, weighted):

@@ -6,6 +6,7 @@ import re
 
 import numpy as np
 import pytest
+from tasks import marked
 
 import tinytorch
 from tinytorch.core.autograd import Module
@@ -24,7 +25,8 @@ from tinytorch.core.losses import (
 from tinytorch.core.tensor import Tensor
 
 LOSS_CLASSES = [MSELoss, CrossEntropyLoss, BinaryCrossEntropyLoss, BinaryCrossEntropyWithLogitsLoss]
-_by_class = pytest.mark.parametrize("cls", LOSS_CLASSES, ids=lambda c: c.__name__)
+LOSS_TASKS = {MSELoss: "04.1", CrossEntropyLoss: "04.3", BinaryCrossEntropyLoss: "04.7", BinaryCrossEntropyWithLogitsLoss: "04.8"}
+_by_class = pytest.mark.parametrize("cls", marked(LOSS_CLASSES, LOSS_TASKS.get, ids=lambda c: c.__name__))
 
 
 def _example(cls):
@@ -75,6 +77,7 @@ def test_a_callers_in_place_change_after_forward_cannot_alter_the_gradient(cls, 
     np.testing.assert_array_equal(got.data, expected)
 
 
+@pytest.mark.task("04.6")
 def test_a_callers_change_to_probability_targets_cannot_alter_the_cross_entropy_gradient():
     x, p = _probability_example()
     expected = _gradient(CrossEntropyLoss(), x, p.copy())
@@ -84,6 +87,7 @@ def test_a_callers_change_to_probability_targets_cannot_alter_the_cross_entropy_
     np.testing.assert_array_equal(loss.backward().data, expected)
 
 
+@pytest.mark.task("04.7")
 def test_bce_gradient_follows_the_forward_not_a_later_change_of_p():
     """The case from the issue: p changed after the forward gave [1, -1] instead of [0.625, -0.556]."""
     p, y = np.array([0.8, 0.1]), np.array([1.0, 0.9])
@@ -129,6 +133,7 @@ def test_forwards_only_under_no_grad_leave_nothing_to_backward(cls):
         loss.backward()
 
 
+@pytest.mark.task("04.3")
 def test_loss_backward_on_the_returned_tensor_says_how_gradients_are_obtained():
     out = CrossEntropyLoss()(np.zeros((2, 3)), [0, 1])
     with pytest.raises(RuntimeError, match=r"loss_fn\.backward\(\)") as info:
@@ -139,6 +144,7 @@ def test_loss_backward_on_the_returned_tensor_says_how_gradients_are_obtained():
 # ---------------------------------------------------------------- inputs: array subclasses
 
 
+@pytest.mark.task("04.1")
 @pytest.mark.filterwarnings("ignore:the matrix subclass:PendingDeprecationWarning")
 def test_np_matrix_is_read_as_a_plain_array_with_pytorchs_numbers():
     a = np.arange(6.0).reshape(2, 3) - 2.0  # squares 4, 1, 0, 1, 4, 9: mean 19/6
@@ -191,6 +197,7 @@ def test_ignore_index_that_is_not_an_int_is_a_type_error_naming_ignore_index(for
             CrossEntropyLoss(ignore_index=bad)
 
 
+@pytest.mark.task("04.3", "04.4")
 def test_ignore_index_accepts_numpy_integers():
     assert cross_entropy(np.zeros((2, 3)), [0, 5], ignore_index=np.int64(5)).item() == pytest.approx(np.log(3))
 
@@ -204,6 +211,7 @@ def test_log_softmax_over_an_empty_dimension_is_empty(shape, dim):
     assert out.shape == shape and out.dtype == np.float32
 
 
+@pytest.mark.task("04.3", "04.4", "04.5")
 def test_a_nan_grad_output_at_an_ignored_position_gives_that_row_a_zero_gradient():
     loss = CrossEntropyLoss(reduction="none", label_smoothing=0.1, weight=[1.0, 2.0, 0.5])
     loss(np.random.default_rng(5).normal(size=(3, 3)), [0, -100, 2])
@@ -223,7 +231,7 @@ def test_a_python_float_grad_output_is_read_at_the_losss_precision(cls):
     np.testing.assert_array_equal(got, exact)  # not rounded through float32 (relative error 1.5e-8)
 
 
-@_by_class
+@pytest.mark.parametrize("cls", marked(LOSS_CLASSES, lambda c: tuple(sorted({LOSS_TASKS[c], "04.2"})), ids=lambda c: c.__name__))
 def test_finite_inputs_raise_nothing_under_seterr_all_raise(cls):
     x, target = _example(cls)
     if cls is CrossEntropyLoss:
@@ -241,6 +249,7 @@ def test_finite_inputs_raise_nothing_under_seterr_all_raise(cls):
         log_softmax(np.array([0.0, -800.0]))
 
 
+@pytest.mark.task("04.3")
 def test_unbatched_cross_entropy_with_reduction_none_is_a_0d_loss_whose_backward_needs_no_grad_output():
     loss = CrossEntropyLoss(reduction="none")
     out = loss(np.array([0.0, np.log(3.0)]), 1)
@@ -281,6 +290,7 @@ def test_the_options_a_loss_stores_are_its_constructors_arguments():
         assert list(cls._options) == list(inspect.signature(cls.__init__).parameters)[1:], cls.__name__
 
 
+@pytest.mark.task("04.1")
 def test_a_tensor_input_and_target_work_and_the_gradient_is_a_tensor():
     loss = MSELoss()
     loss(Tensor([1.0, 3.0]), Tensor([0.0, 0.0]))

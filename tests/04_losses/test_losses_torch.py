@@ -5,6 +5,7 @@ differences from PyTorch (see the spec's table) are tested on their own in test_
 """
 import numpy as np
 import pytest
+from tasks import marked
 
 torch = pytest.importorskip("torch")
 F = torch.nn.functional
@@ -93,6 +94,7 @@ def _assert_matches_torch(loss, torch_fn, x, target, torch_target, reduction, op
 # ---------------------------------------------------------------- log_softmax
 
 
+@pytest.mark.task("04.2")
 @_dtypes
 @pytest.mark.parametrize("dim", [0, 1, -1])
 def test_log_softmax_matches_torch(dtype, dim):
@@ -101,6 +103,7 @@ def test_log_softmax_matches_torch(dtype, dim):
     np.testing.assert_allclose(log_softmax(x, dim=dim).data, expected, **TOLERANCE[dtype])
 
 
+@pytest.mark.task("04.2")
 def test_log_softmax_of_huge_float32_logits_matches_torch():
     x = np.array([[3e38, 0.0, -1e3], [3e38, 3e38, 1.0], [-3e38, 0.0, 2.0]], dtype=np.float32)
     expected = torch.log_softmax(torch.tensor(x), dim=-1).numpy()
@@ -113,6 +116,7 @@ def test_log_softmax_of_huge_float32_logits_matches_torch():
 # ---------------------------------------------------------------- MSE
 
 
+@pytest.mark.task("04.1")
 @_dtypes
 @_reductions
 @pytest.mark.parametrize("shape", [(6,), (3, 4), (2, 3, 2)])
@@ -145,6 +149,13 @@ def _ignoring(target, positions, value=-100):
 
 
 # name -> (options, logits shape, target); targets are int64 indices or float probabilities
+def _ce_tasks(case):
+    """The cross entropy stages a case needs: 04.3 plain, 04.4 weights / ignore_index, 04.5 smoothing, 04.6 probabilities."""
+    if "probabilit" in case or "soft" in case:
+        return "04.6"
+    return ("04.3",) + (("04.4",) if "weight" in case or "ignore" in case else ()) + (("04.5",) if "smoothing" in case else ())
+
+
 CE_CASES = {
     "plain": (dict(), (6, 4), _indices(6, 30)),
     "weight": (dict(weight=_W4), (6, 4), _indices(6, 31)),
@@ -190,7 +201,7 @@ def _torch_target(target, dtype):
 
 @_dtypes
 @_reductions
-@pytest.mark.parametrize("case", list(CE_CASES))
+@pytest.mark.parametrize("case", marked(list(CE_CASES), _ce_tasks))
 def test_cross_entropy_matches_torch(case, reduction, dtype):
     options, shape, target = CE_CASES[case]
     x = np.random.default_rng(list(CE_CASES).index(case)).normal(size=shape) * 3.0
@@ -210,7 +221,7 @@ def test_cross_entropy_matches_torch(case, reduction, dtype):
 
 @_dtypes
 @_reductions
-@pytest.mark.parametrize("smoothing", [0.0, 0.1])
+@pytest.mark.parametrize("smoothing", marked([0.0, 0.1], lambda e: ("04.3", "04.5") if e else "04.3", ids=str))
 def test_cross_entropy_with_logits_of_plus_minus_1e4_matches_torch(dtype, reduction, smoothing):
     x = np.array([[1e4, -1e4, 0.0], [-1e4, 1e4, 1e4], [-1e4, -1e4, -1e4], [0.0, 1e4, -1e4]])
     t = np.array([1, 2, 0, 0])
@@ -229,6 +240,7 @@ def test_cross_entropy_with_logits_of_plus_minus_1e4_matches_torch(dtype, reduct
 # ---------------------------------------------------------------- BCE
 
 
+@pytest.mark.task("04.7")
 @_dtypes
 @_reductions
 @pytest.mark.parametrize(
@@ -252,6 +264,7 @@ def test_bce_matches_torch(dtype, reduction, weight):
     )
 
 
+@pytest.mark.task("04.7")
 @_dtypes
 @_reductions
 def test_bce_at_probabilities_exactly_zero_and_one_matches_torch(dtype, reduction):
@@ -281,6 +294,7 @@ _BCE_LOGITS_OPTIONS = {
 }
 
 
+@pytest.mark.task("04.8")
 @_dtypes
 @_reductions
 @pytest.mark.parametrize("name", list(_BCE_LOGITS_OPTIONS))
@@ -302,6 +316,7 @@ def test_bce_with_logits_matches_torch(dtype, reduction, name):
     )
 
 
+@pytest.mark.task("04.8")
 @_dtypes
 @_reductions
 @pytest.mark.parametrize("pos_weight", [None, np.array([2.0, 0.5, 1.0, 3.0])], ids=["plain", "pos_weight"])

@@ -49,17 +49,20 @@ def _ce_rows_ref(x, target, weight=None, ignore_index=-100, label_smoothing=0.0)
 # ---------------------------------------------------------------- log_softmax
 
 
+@pytest.mark.task("04.2")
 def test_log_softmax_of_equal_logits_is_minus_log_num_classes():
     out = _value(log_softmax(np.zeros((2, 4))))
     np.testing.assert_allclose(out, np.full((2, 4), -math.log(4)), rtol=1e-12)
 
 
+@pytest.mark.task("04.2")
 def test_log_softmax_matches_hand_formula():
     x = [1.0, 2.0, 3.0]
     lse = math.log(math.e + math.e**2 + math.e**3)
     np.testing.assert_allclose(_value(log_softmax(np.array(x))), [1 - lse, 2 - lse, 3 - lse], rtol=1e-12)
 
 
+@pytest.mark.task("04.2")
 def test_log_softmax_dim_zero_normalises_columns():
     x = np.array([[0.0, 1.0, 5.0], [0.0, 3.0, -2.0]])
     out = _value(log_softmax(x, dim=0))
@@ -67,6 +70,7 @@ def test_log_softmax_dim_zero_normalises_columns():
     np.testing.assert_allclose(out[:, 0], [-math.log(2), -math.log(2)], rtol=1e-12)
 
 
+@pytest.mark.task("04.2")
 def test_log_softmax_default_dim_is_last_axis():
     x = np.arange(24, dtype=np.float64).reshape(2, 3, 4) / 7.0
     np.testing.assert_allclose(_value(log_softmax(x)), _log_softmax_ref(x, dim=-1), rtol=1e-12)
@@ -76,15 +80,18 @@ def test_log_softmax_default_dim_is_last_axis():
 # ---------------------------------------------------------------- cross entropy, index targets
 
 
+@pytest.mark.task("04.3")
 def test_cross_entropy_of_two_equal_logits_is_log_2():
     assert float(_value(cross_entropy(np.array([[0.0, 0.0]]), np.array([0])))) == pytest.approx(math.log(2), rel=1e-12)
 
 
+@pytest.mark.task("04.3")
 def test_cross_entropy_of_equal_logits_is_log_num_classes_whatever_the_target():
     out = _value(cross_entropy(np.zeros((3, 5)), np.array([0, 4, 2]), reduction="none"))
     np.testing.assert_allclose(out, np.full(3, math.log(5)), rtol=1e-12)
 
 
+@pytest.mark.task("04.3")
 def test_cross_entropy_matches_hand_formula_for_each_reduction():
     x = np.array([[1.0, 2.0, 3.0], [1.0, -1.0, 0.0]])
     t = np.array([2, 0])
@@ -95,6 +102,7 @@ def test_cross_entropy_matches_hand_formula_for_each_reduction():
     assert float(_value(cross_entropy(x, t))) == pytest.approx((row0 + row1) / 2, rel=1e-12)
 
 
+@pytest.mark.task("04.3", "04.4")
 def test_cross_entropy_weighted_mean_divides_by_sum_of_target_weights():
     x = np.array([[1.0, 2.0, 3.0], [1.0, -1.0, 0.0]])
     t = np.array([2, 0])
@@ -107,6 +115,7 @@ def test_cross_entropy_weighted_mean_divides_by_sum_of_target_weights():
     assert mean == pytest.approx((3 * row0 + row1) / (3 + 1), rel=1e-12)
 
 
+@pytest.mark.task("04.3", "04.4")
 def test_ignored_targets_cost_zero_and_are_not_counted_in_the_mean():
     x = np.array([[0.0, 0.0, 0.0], [5.0, 1.0, 2.0], [0.0, 0.0, 0.0]])
     t = np.array([1, -100, 2])
@@ -116,6 +125,7 @@ def test_ignored_targets_cost_zero_and_are_not_counted_in_the_mean():
     assert float(_value(cross_entropy(x, t))) == pytest.approx(math.log(3), rel=1e-12)
 
 
+@pytest.mark.task("04.3", "04.4")
 def test_custom_ignore_index_skips_that_class():
     x = np.array([[1.0, 2.0, 3.0], [1.0, -1.0, 0.0], [0.5, 0.0, -0.5]])
     t = np.array([2, 1, 0])
@@ -126,6 +136,7 @@ def test_custom_ignore_index_skips_that_class():
     assert float(_value(cross_entropy(x, t, weight=w, ignore_index=1))) == pytest.approx(rows.sum() / denominator, rel=1e-12)
 
 
+@pytest.mark.task("04.3", "04.5")
 def test_full_label_smoothing_is_mean_negative_log_probability():
     x = np.array([[1.0, 2.0, 3.0]])
     lse = math.log(math.e + math.e**2 + math.e**3)
@@ -133,6 +144,7 @@ def test_full_label_smoothing_is_mean_negative_log_probability():
     assert float(_value(cross_entropy(x, np.array([0]), label_smoothing=1.0))) == pytest.approx(expected, rel=1e-12)
 
 
+@pytest.mark.task("04.3", "04.5")
 def test_label_smoothing_mixes_in_uniform_distribution():
     x = np.array([[1.0, 2.0, 3.0], [1.0, -1.0, 0.0]])
     t = np.array([2, 0])
@@ -146,6 +158,7 @@ def test_label_smoothing_mixes_in_uniform_distribution():
     )
 
 
+@pytest.mark.task("04.3", "04.4", "04.5")
 @pytest.mark.parametrize("reduction", ["mean", "sum", "none"])
 def test_label_smoothing_with_weight_and_ignore_index_matches_formula(reduction):
     rng = np.random.default_rng(4)
@@ -158,6 +171,7 @@ def test_label_smoothing_with_weight_and_ignore_index_matches_formula(reduction)
     np.testing.assert_allclose(out, expected, rtol=1e-12)
 
 
+@pytest.mark.task("04.3")
 def test_unbatched_cross_entropy_is_a_scalar():
     x = np.array([1.0, 2.0, 3.0])
     lse = math.log(math.e + math.e**2 + math.e**3)
@@ -167,6 +181,7 @@ def test_unbatched_cross_entropy_is_a_scalar():
         assert float(out) == pytest.approx(lse - 2.0, rel=1e-12)
 
 
+@pytest.mark.task("04.3", "04.4")
 def test_k_dimensional_cross_entropy_moves_classes_last_and_flattens():
     rng = np.random.default_rng(1)
     x = rng.normal(size=(2, 3, 4, 5))  # (N, C, d1, d2)
@@ -183,6 +198,7 @@ def test_k_dimensional_cross_entropy_moves_classes_last_and_flattens():
 # ---------------------------------------------------------------- cross entropy, probability targets
 
 
+@pytest.mark.task("04.6")
 def test_probability_targets_give_the_expected_negative_log_likelihood():
     x = np.array([[0.0, 0.0], [2.0, 0.0]])
     p = np.array([[0.25, 0.75], [0.5, 0.5]])
@@ -191,6 +207,7 @@ def test_probability_targets_give_the_expected_negative_log_likelihood():
     assert float(_value(cross_entropy(x, p))) == pytest.approx((math.log(2) + row1) / 2, rel=1e-12)
 
 
+@pytest.mark.task("04.6")
 def test_probability_targets_with_smoothing_and_weight_match_formula():
     rng = np.random.default_rng(2)
     x = rng.normal(size=(4, 3))
@@ -207,6 +224,7 @@ def test_probability_targets_with_smoothing_and_weight_match_formula():
     assert float(_value(cross_entropy(x, p, **kwargs))) == pytest.approx(rows.sum() / 4, rel=1e-12)
 
 
+@pytest.mark.task("04.6")
 def test_k_dimensional_probability_targets_mean_divides_by_number_of_positions():
     rng = np.random.default_rng(3)
     x = rng.normal(size=(2, 3, 4))  # (N, C, d1)
@@ -220,6 +238,7 @@ def test_k_dimensional_probability_targets_mean_divides_by_number_of_positions()
 # ---------------------------------------------------------------- MSE
 
 
+@pytest.mark.task("04.1")
 def test_mse_matches_hand_computation():
     x = np.array([1.0, 2.0, 3.0])
     y = np.array([1.0, 0.0, 5.0])  # squared errors 0, 4, 4
@@ -228,6 +247,7 @@ def test_mse_matches_hand_computation():
     assert float(_value(mse_loss(x, y))) == pytest.approx(8.0 / 3.0, rel=1e-15)
 
 
+@pytest.mark.task("04.1")
 def test_mse_mean_divides_by_element_count_of_any_shape():
     x = np.zeros((2, 3, 2))
     y = np.ones((2, 3, 2))
@@ -238,11 +258,13 @@ def test_mse_mean_divides_by_element_count_of_any_shape():
 # ---------------------------------------------------------------- binary cross entropy
 
 
+@pytest.mark.task("04.7")
 def test_bce_at_one_half_is_log_2():
     assert float(_value(binary_cross_entropy(np.array([0.5]), np.array([1.0])))) == pytest.approx(math.log(2), rel=1e-12)
     assert float(_value(binary_cross_entropy(np.array([0.5]), np.array([0.0])))) == pytest.approx(math.log(2), rel=1e-12)
 
 
+@pytest.mark.task("04.7")
 def test_bce_matches_hand_formula():
     p = np.array([0.9, 0.2, 0.6])
     y = np.array([1.0, 0.0, 0.25])
@@ -252,6 +274,7 @@ def test_bce_matches_hand_formula():
     assert float(_value(binary_cross_entropy(p, y))) == pytest.approx(sum(expected) / 3, rel=1e-12)
 
 
+@pytest.mark.task("04.7")
 def test_bce_weighted_mean_still_divides_by_element_count():
     p = np.array([[0.9, 0.2], [0.5, 0.5]])
     y = np.array([[1.0, 0.0], [1.0, 1.0]])
@@ -264,11 +287,13 @@ def test_bce_weighted_mean_still_divides_by_element_count():
 # ---------------------------------------------------------------- BCE with logits
 
 
+@pytest.mark.task("04.8")
 def test_bce_with_logits_at_zero_is_log_2():
     out = _value(binary_cross_entropy_with_logits(np.zeros(3), np.array([0.0, 1.0, 0.5]), reduction="none"))
     np.testing.assert_allclose(out, np.full(3, math.log(2)), rtol=1e-12)
 
 
+@pytest.mark.task("04.8")
 def test_bce_with_logits_matches_softplus_formula():
     x = np.array([2.0, -1.0, 0.5])
     y = np.array([1.0, 0.0, 0.3])
@@ -279,6 +304,7 @@ def test_bce_with_logits_matches_softplus_formula():
     assert float(_value(binary_cross_entropy_with_logits(x, y))) == pytest.approx(sum(expected) / 3, rel=1e-12)
 
 
+@pytest.mark.task("04.8")
 def test_bce_with_logits_pos_weight_scales_the_positive_term():
     x = np.array([[2.0, -1.0], [0.5, 0.0]])
     y = np.array([[1.0, 1.0], [0.0, 0.4]])
@@ -300,6 +326,7 @@ def test_bce_with_logits_pos_weight_scales_the_positive_term():
 # ---------------------------------------------------------------- hand-derived gradients
 
 
+@pytest.mark.task("04.3")
 def test_cross_entropy_gradient_is_softmax_minus_one_hot_over_n():
     from tinytorch.core.losses import CrossEntropyLoss
 
@@ -310,6 +337,7 @@ def test_cross_entropy_gradient_is_softmax_minus_one_hot_over_n():
     np.testing.assert_allclose(loss.backward().data, expected, rtol=1e-12, atol=1e-15)
 
 
+@pytest.mark.task("04.1")
 def test_mse_gradient_is_two_times_error_over_n():
     from tinytorch.core.losses import MSELoss
 
@@ -318,6 +346,7 @@ def test_mse_gradient_is_two_times_error_over_n():
     np.testing.assert_allclose(loss.backward().data, [0.5, 0.0, -1.0, -0.25], rtol=1e-15)
 
 
+@pytest.mark.task("04.7")
 def test_bce_gradient_is_error_over_variance():
     from tinytorch.core.losses import BinaryCrossEntropyLoss
 
@@ -326,6 +355,7 @@ def test_bce_gradient_is_error_over_variance():
     np.testing.assert_allclose(loss.backward().data, [-0.5 / 0.25, 0.8 / 0.16], rtol=1e-12)
 
 
+@pytest.mark.task("04.8")
 def test_bce_with_logits_gradient_is_sigmoid_minus_target():
     from tinytorch.core.losses import BinaryCrossEntropyWithLogitsLoss
 

@@ -58,3 +58,26 @@ def test_no_inline_math_is_split_by_a_line_that_markdown_reads_as_a_list(path):
                     broken.append(f"{cell['id']}: {line.strip()[:50]}")
                 dollars += len(re.findall(r"(?<![\\`])\$", line))
     assert not broken
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.parent.name)
+def test_every_task_has_a_stable_id_that_its_prose_and_readme_use(path):
+    """Each solution block names its task (`### BEGIN SOLUTION 04.3`); each task is introduced once in the prose
+    (`**Task 04.3:**`), in the module's number, and listed in the module's README."""
+    from tito.release import BEGIN_MARKER
+    from tito.tasks import read_tasks
+
+    nb = json.loads(path.read_text(encoding="utf-8"))
+    number = path.parent.name[:2]
+    blocks = {m.group("task") for c in nb["cells"] if c["cell_type"] == "code"
+              for m in map(BEGIN_MARKER.match, "".join(c["source"]).splitlines()) if m}
+    assert None not in blocks, "a solution block without a task id"
+    mentions = [m for c in nb["cells"] if c["cell_type"] == "markdown"
+                for m in re.findall(r"\*\*(?:Stretch task|Task) (\d{2}\.\d+)\b", "".join(c["source"]))]
+    assert sorted(mentions) == sorted(set(mentions)), "a task introduced twice"
+    assert set(mentions) == blocks
+    assert all(t.startswith(number + ".") for t in blocks)
+    tasks, _ = read_tasks(nb)
+    assert {t.id for t in tasks} == blocks and all(t.section for t in tasks)
+    readme = (path.parent / "README.md").read_text(encoding="utf-8")
+    assert [t for t in blocks if not re.search(rf"\b{re.escape(t)}\b", readme)] == []

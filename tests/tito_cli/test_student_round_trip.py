@@ -1,12 +1,18 @@
 """The instructor -> student -> grade round trip on the real course, in temporary folders."""
 import json
+import os
 import re
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 from tito_support import REPO, notebook_bytes, run_tito
 
 from tito.release import BEGIN, END
+from tito.tasks import read_tasks, task_key
+
+MODULES = sorted(p.parent.name for p in (REPO / "modules").glob("*/*.ipynb"))
 
 
 @pytest.fixture(scope="module")
@@ -31,6 +37,17 @@ def _fill_in(student_nb: Path, reference_nb: Path):
     student_nb.write_text(json.dumps(nb, indent=1, sort_keys=True) + "\n", encoding="utf-8")
 
 
+def _pytest_report(course: Path, *paths: str) -> dict:
+    report = course / "report.json"
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    env.update(PYTHONPATH=str(course), TITO_REPORT=str(report))
+    subprocess.run([sys.executable, "-m", "pytest", *paths, "-q", "-p", "no:cacheprovider", "-p", "tito._report"],
+                   cwd=course, env=env, capture_output=True, text=True, timeout=900)
+    data = json.loads(report.read_text(encoding="utf-8"))
+    report.unlink()
+    return data
+
+
 def test_student_copy_ships_no_solutions(student):
     for path in [*student.rglob("*.ipynb"), *(student / "tinytorch").rglob("*.py")]:
         text = path.read_text(encoding="utf-8")
@@ -39,22 +56,60 @@ def test_student_copy_ships_no_solutions(student):
     assert 'NotImplementedError("Task 04.3: implement _target_class_loss")' in losses
 
 
+def test_student_copy_has_the_students_readme_and_none_of_the_instructors_files(student):
+    readme = (student / "README.md").read_text(encoding="utf-8")
+    assert readme.startswith("# tinytorch: your copy") and "What \"failing\" means at first" in readme
+    assert readme == (REPO / "STUDENT_README.md").read_text(encoding="utf-8")
+    for instructor_only in ("STUDENT_README.md", ".ci", "tests/tito_cli", "tests/tito_support.py", ".git"):
+        assert not (student / instructor_only).exists(), instructor_only
+    assert sorted(p.name for p in (student / "tests").iterdir() if p.is_dir()) == sorted(
+        p.name for p in (REPO / "tests").iterdir() if p.is_dir() and p.name not in ("tito_cli", "__pycache__"))
+
+
 def test_tito_lists_the_student_copy(student):
     r = run_tito(student, "list")
     assert r.returncode == 0, r.stderr
-    assert len(re.findall(r"up to date\s+never run", r.stdout)) == 4
+    assert len(re.findall(r"up to date\s+never run", r.stdout)) == len(MODULES)
+
+
+@pytest.mark.parametrize("module", MODULES)
+def test_every_test_that_reaches_a_stub_is_marked_with_its_task(student, module):
+    """In the fresh copy every task is a stub: a test that hits one without being marked would fail slowly, with
+    only NotImplementedError to say, instead of at once naming its task."""
+    data = _pytest_report(student, f"tests/{module}")
+    number = module[:2]
+    unmarked = [t["nodeid"] for t in data["tests"]
+                if t["outcome"] == "failed" and f"NotImplementedError: Task {number}." in t.get("error", "")]
+    assert not unmarked
+
+
+def test_a_fresh_module_lists_its_tasks_in_order_without_a_wall_of_failures(student):
+    r = run_tito(student, "test", "04_losses")
+    assert r.returncode == 1
+    assert "Traceback" not in r.stdout + r.stderr
+    assert not [ln for ln in r.stdout.splitlines() if ln.startswith("FAIL  Task")]
+    tasks, _ = read_tasks(json.loads((REPO / "modules" / "04_losses" / "losses.ipynb").read_text(encoding="utf-8")))
+    listed = re.findall(r"^\s+(?:to do|optional)\s+Task (\d{2}\.\d+)", r.stdout, re.M)
+    assert listed == sorted((t.id for t in tasks), key=task_key) and len(listed) >= 8
+    assert "to do     Task 04.3 (_target_class_loss, _target_class_grad)" in r.stdout
+    assert 'Next: Task 04.1, in "Mean squared error"' in r.stdout
 
 
 def test_unfilled_module_fails_naming_its_tasks_then_passes_once_filled(student):
-    before = run_tito(student, "test", "04_losses")
-    assert before.returncode == 1
-    assert "NotImplementedError: Task 04.3: implement _target_class_loss" in before.stdout
-    assert "Traceback" not in before.stdout
-    assert "Task 04.3 (_target_class_loss) is not implemented yet" in before.stdout
-
     nb = student / "modules" / "04_losses" / "losses.ipynb"
     _fill_in(nb, REPO / "modules" / "04_losses" / "losses.ipynb")
     after = run_tito(student, "complete", "losses")
     assert after.returncode == 0, after.stdout[-3000:] + after.stderr
     assert "04_losses is complete" in after.stdout
     assert re.search(r"tests: [1-9]\d* passed, 0 failed", after.stdout)
+
+
+def test_every_test_in_the_copy_passes_once_the_student_has_finished(student):
+    for module in MODULES:
+        _fill_in(student / "modules" / module / f"{module[3:]}.ipynb", REPO / "modules" / module / f"{module[3:]}.ipynb")
+    assert run_tito(student, "export", "--all").returncode == 0
+    data = _pytest_report(student, *[f"tests/{m}" for m in MODULES])
+    failed = [t["nodeid"] for t in data["tests"] if t["outcome"] == "failed"] + \
+        [c["nodeid"] for c in data["collection"] if c["outcome"] == "error"]
+    assert not failed and data["exitstatus"] == 0
+    assert sum(t["outcome"] == "passed" for t in data["tests"]) > 1000

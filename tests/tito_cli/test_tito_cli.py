@@ -114,16 +114,110 @@ def test_test_passes_and_summarises_both_layers(course):
     assert "tests: 2 passed, 0 failed" in r.stdout
 
 
-def test_a_wrong_answer_fails_with_one_line_per_failing_check(course):
+def test_a_wrong_answer_shows_the_task_the_cell_as_jupyter_shows_it_and_expected_versus_actual(course):
     _break_cell(course, "#| export\ndef double(x):\n    return 3 * x\n")
     assert run_tito(course, "export", "demo").returncode == 0
     r = run_tito(course, "test", "demo")
     assert r.returncode == 1
-    fails = [ln for ln in r.stdout.splitlines() if ln.startswith("FAIL  ")]
-    assert any("cell 4, line 1: AssertionError" in ln for ln in fails)
-    assert any("test_double_of_three_is_six" in ln for ln in fails)
-    assert "Traceback" not in r.stdout + r.stderr
+    out = r.stdout
+    assert ('FAIL  Task 01.1: check modules/01_demo/demo.ipynb, in "Doubling", the cell starting '
+            '"assert double(2) == 4", line 1: assert double(2) == 4') in out
+    assert "AssertionError: assert 6 == 4" in out  # the values the check compared
+    assert "all of it: tito test 01_demo --task 01.1 --verbose" in out
+    assert "FAIL  Task 01.1: test tests/01_demo/test_demo.py::test_double_of_three_is_six" in out
+    assert "assert 9 == 6" in out
+    assert re.search(r"all of it: \S*python\S* -m pytest 'tests/01_demo/test_demo.py::test_double_of_three_is_six'", out)
+    assert re.search(r"FAIL\s+Task 01\.1, in \"Doubling\": 1 of 1 check and 1 of 1 test fail", out)
+    assert re.search(r"done\s+Task 01\.2 \(Counter\.tick\)", out)
+    assert "Next: fix Task 01.1" in out
+    assert "Traceback" not in out + r.stderr
     assert "tests failed for 01_demo" in r.stderr
+
+
+def test_numpy_mismatch_reports_keep_their_actual_and_desired_lines(course):
+    (course / "tests" / "01_demo" / "test_arrays.py").write_text(
+        "import numpy as np\nimport pytest\n\nfrom tinytorch.core.demo import double\n\n"
+        "@pytest.mark.task(\"01.1\")\ndef test_double_of_an_array():\n"
+        "    np.testing.assert_allclose(double(np.array([1.0, 2.0])) + 1, [2.0, 4.0])\n")
+    assert run_tito(course, "export", "demo").returncode == 0
+    r = run_tito(course, "test", "demo")
+    assert r.returncode == 1
+    assert "[0]: 3.0 (ACTUAL), 2.0 (DESIRED)" in r.stdout and "Not equal to tolerance" in r.stdout
+
+
+def test_verbose_shows_each_failure_in_full(course):
+    _break_cell(course, "#| export\ndef double(x):\n    return 3 * x\n")
+    assert run_tito(course, "export", "demo").returncode == 0
+    r = run_tito(course, "test", "demo", "--verbose")
+    assert r.returncode == 1
+    assert "| Traceback (most recent call last):" in r.stdout  # the inline cell's traceback, quoted
+    assert "| tests/01_demo/test_demo.py:" in r.stdout  # pytest's own report of the test
+
+
+def test_task_runs_only_that_tasks_checks_and_tests(course):
+    _break_cell(course, "#| export\ndef double(x):\n    return 3 * x\n")
+    assert run_tito(course, "export", "demo").returncode == 0
+    r = run_tito(course, "test", "demo", "--task", "01.2")
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert "inline checks: 2 passed, 0 failed" in r.stdout and "tests: 1 passed, 0 failed" in r.stdout
+    assert "Task 01.1" not in r.stdout
+    bad = run_tito(course, "test", "demo", "--task", "01.1")
+    assert bad.returncode == 1 and "tests: 0 passed, 1 failed" in bad.stdout
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--task", "01.7"], "01_demo has no task 01.7; its tasks are: 01.1, 01.2"),
+    (["--task", "1.1"], "--task '1.1' is not a task id"),
+    (["--all", "--task", "01.1"], "--task goes with one module"),
+])
+def test_a_task_that_is_not_there_is_one_clear_line(course, args, message):
+    assert run_tito(course, "export", "demo").returncode == 0
+    r = run_tito(course, "test", *(["demo"] if "--all" not in args else []), *args)
+    assert r.returncode in (1, 2) and message in r.stderr
+    assert "Traceback" not in r.stderr
+
+
+def test_a_notebook_changed_since_its_export_is_flagged_first_and_fails_the_run(course):
+    assert run_tito(course, "export", "demo").returncode == 0
+    _break_cell(course, "#| export\ndef double(x):\n    return x + x\n")  # right, but not exported
+    r = run_tito(course, "test", "demo")
+    assert r.returncode == 1
+    first = [ln for ln in r.stdout.splitlines() if ln.strip()][1]
+    assert first.startswith("warn  modules/01_demo/demo.ipynb has changed since its last export")
+    assert "run `tito export 01_demo` first" in first
+    assert "these results are for the package as last exported" in r.stdout
+
+
+def test_a_notebook_that_cannot_be_exported_is_flagged_and_the_old_export_is_not_called_a_pass(course):
+    assert run_tito(course, "export", "demo").returncode == 0
+    _break_cell(course, "#| export\ndef double(x)\n    return x + x\n")
+    assert run_tito(course, "export", "demo").returncode == 1
+    r = run_tito(course, "test", "demo")
+    assert r.returncode == 1
+    assert "is not exported (broken: cell 3 has a syntax error on line 2" in r.stdout
+
+
+def test_fresh_stubs_give_a_short_task_ordered_list_not_a_wall_of_failures(course, tmp_path):
+    for number in (2, 10):  # 01.2 must come before 01.10
+        nb_path = course / "modules" / "01_demo" / "demo.ipynb"
+        nb = json.loads(nb_path.read_text())
+        nb["cells"].append({"cell_type": "markdown", "id": f"md-{number}", "metadata": {},
+                            "source": [f"## Part {number}\n\n**Task 01.{number + 10}:** `part{number}`."]})
+        nb["cells"].append({"cell_type": "code", "id": f"code-{number}", "metadata": {}, "outputs": [],
+                            "execution_count": None, "source": [
+                                f"#| export\ndef part{number}():\n    ### BEGIN SOLUTION 01.{number + 10}\n"
+                                f"    return {number}\n    ### END SOLUTION\n"]})
+        nb_path.write_text(json.dumps(nb))
+    dest = tmp_path / "student"
+    assert run_tito(course, "release", "--to", str(dest)).returncode == 0
+    r = run_tito(dest, "test", "demo")
+    assert r.returncode == 1
+    assert not [ln for ln in r.stdout.splitlines() if ln.startswith("FAIL  Task")]  # no failure detail at all
+    order = re.findall(r"to do\s+Task (01\.\d+)", r.stdout)
+    assert order == ["01.1", "01.2", "01.12", "01.20"]
+    assert "inline checks: 4 passed, 0 failed, 2 waiting for tasks not written yet" in r.stdout
+    assert "tests: 0 passed, 0 failed, 2 waiting for tasks not written yet" in r.stdout
+    assert 'Next: Task 01.1, in "Doubling"' in r.stdout
 
 
 def test_a_module_without_tests_is_a_failure_not_a_pass(course):
@@ -226,8 +320,8 @@ def test_a_check_cell_that_does_not_parse_is_left_to_tito_test(course):
     assert run_tito(course, "export", "demo").returncode == 0
     r = run_tito(course, "test", "demo")
     assert r.returncode == 1
-    assert ("modules/01_demo/demo.ipynb cell 4, line 1: SyntaxError: IPython magics and shell escapes do not run "
-            "here; write plain Python") in r.stdout
+    assert 'modules/01_demo/demo.ipynb, in "Doubling", the cell starting "%timeit double(2)", line 1: %timeit double(2)' in r.stdout
+    assert "SyntaxError: IPython magics and shell escapes do not run here; write plain Python" in r.stdout
 
 
 def test_a_notebook_that_never_finishes_is_one_line_not_a_traceback(course):
