@@ -5,6 +5,7 @@ import math
 
 import numpy as np
 import pytest
+from loss_cases import LOSS_CLASSES, by_task
 from tasks import marked
 
 from tinytorch.core.losses import (
@@ -21,7 +22,6 @@ from tinytorch.core.losses import (
 )
 from tinytorch.core.tensor import Tensor
 
-LOSS_CLASSES = [MSELoss, CrossEntropyLoss, BinaryCrossEntropyLoss, BinaryCrossEntropyWithLogitsLoss]
 
 
 def _example(cls, dtype=np.float64):
@@ -42,8 +42,7 @@ _FUNCTION_OF = {
 }
 
 _by_name = pytest.mark.parametrize("cls", LOSS_CLASSES, ids=lambda c: c.__name__)
-LOSS_TASKS = {MSELoss: "04.1", CrossEntropyLoss: "04.3", BinaryCrossEntropyLoss: "04.7", BinaryCrossEntropyWithLogitsLoss: "04.8"}
-_by_task = pytest.mark.parametrize("cls", marked(LOSS_CLASSES, LOSS_TASKS.get, ids=lambda c: c.__name__))
+_by_task = pytest.mark.parametrize("cls", by_task())
 
 
 # ---------------------------------------------------------------- the classes

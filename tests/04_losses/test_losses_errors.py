@@ -7,7 +7,7 @@ import re
 
 import numpy as np
 import pytest
-from tasks import marked
+from loss_cases import LOSS_CLASSES, by_task
 
 from tinytorch.core.losses import (
     BinaryCrossEntropyLoss,
@@ -23,8 +23,6 @@ from tinytorch.core.losses import (
 from tinytorch.core.tensor import Tensor
 
 INDEX_ERRORS = (IndexError, ValueError)
-LOSS_CLASSES = [MSELoss, CrossEntropyLoss, BinaryCrossEntropyLoss, BinaryCrossEntropyWithLogitsLoss]
-LOSS_TASKS = {MSELoss: "04.1", CrossEntropyLoss: "04.3", BinaryCrossEntropyLoss: "04.7", BinaryCrossEntropyWithLogitsLoss: "04.8"}
 FUNCTIONS = [mse_loss, cross_entropy, binary_cross_entropy, binary_cross_entropy_with_logits]
 FORMS = ["function", "class"]
 
@@ -246,7 +244,7 @@ def test_backward_before_forward_raises_runtime_error(cls):
         cls().backward()
 
 
-@pytest.mark.parametrize("cls", marked(LOSS_CLASSES, LOSS_TASKS.get, ids=lambda c: c.__name__))
+@pytest.mark.parametrize("cls", by_task())
 def test_grad_output_of_wrong_shape_for_none_reduction_names_both_shapes(cls):
     x, target = _EXAMPLES[cls]
     loss = cls(reduction="none")
@@ -319,7 +317,7 @@ def test_log_softmax_accepts_numpy_integer_dim():
 # ---------------------------------------------------------------- backward
 
 
-@pytest.mark.parametrize("cls", marked(LOSS_CLASSES, LOSS_TASKS.get, ids=lambda c: c.__name__))
+@pytest.mark.parametrize("cls", by_task())
 def test_second_backward_for_one_forward_is_a_runtime_error(cls):
     x, target = _EXAMPLES[cls]
     loss = cls()

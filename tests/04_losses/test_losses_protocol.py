@@ -6,7 +6,7 @@ import re
 
 import numpy as np
 import pytest
-from tasks import marked
+from loss_cases import LOSS_CLASSES, LOSS_TASKS, by_task
 
 import tinytorch
 from tinytorch.core.autograd import Module
@@ -24,9 +24,7 @@ from tinytorch.core.losses import (
 )
 from tinytorch.core.tensor import Tensor
 
-LOSS_CLASSES = [MSELoss, CrossEntropyLoss, BinaryCrossEntropyLoss, BinaryCrossEntropyWithLogitsLoss]
-LOSS_TASKS = {MSELoss: "04.1", CrossEntropyLoss: "04.3", BinaryCrossEntropyLoss: "04.7", BinaryCrossEntropyWithLogitsLoss: "04.8"}
-_by_class = pytest.mark.parametrize("cls", marked(LOSS_CLASSES, LOSS_TASKS.get, ids=lambda c: c.__name__))
+_by_class = pytest.mark.parametrize("cls", by_task())
 
 
 def _example(cls):
@@ -231,7 +229,7 @@ def test_a_python_float_grad_output_is_read_at_the_losss_precision(cls):
     np.testing.assert_array_equal(got, exact)  # not rounded through float32 (relative error 1.5e-8)
 
 
-@pytest.mark.parametrize("cls", marked(LOSS_CLASSES, lambda c: tuple(sorted({LOSS_TASKS[c], "04.2"})), ids=lambda c: c.__name__))
+@pytest.mark.parametrize("cls", by_task(lambda c: tuple(sorted({LOSS_TASKS[c], "04.2"}))))
 def test_finite_inputs_raise_nothing_under_seterr_all_raise(cls):
     x, target = _example(cls)
     if cls is CrossEntropyLoss:

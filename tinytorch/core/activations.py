@@ -7,7 +7,7 @@ __all__ = ['ReLUFunction', 'ReLU', 'SigmoidFunction', 'Sigmoid', 'TanhFunction',
 import numpy as np
 
 from .autograd import Function, Module
-from .tensor import Tensor, _as_float, _check_dim
+from .tensor import _as_float, _check_dim
 
 # %% ../../modules/02_activations/activations.ipynb #relu-export
 class ReLUFunction(Function):
