@@ -38,6 +38,12 @@ def _mlp(seed=0):
     return Sequential(Linear(4, 8, dtype=np.float64, generator=seed), ReLU(), Linear(8, 3, dtype=np.float64, generator=seed + 1))
 
 
+def _batches(x, y, size):
+    """Batches as a plain list: train_epoch and evaluate take any iterable of (input, target) pairs, so their tests
+    do not depend on the DataLoader's tasks."""
+    return [(Tensor(x[i:i + size]), Tensor(y[i:i + size])) for i in range(0, len(x), size)]
+
+
 def _by_hand(model, loss_fn, optimizer, loader):
     """The loop of train_epoch, written out: the reference for its effect and its return value."""
     losses, sizes = [], []
@@ -56,9 +62,8 @@ def _by_hand(model, loss_fn, optimizer, loader):
 def test_train_epoch_takes_one_step_per_batch_exactly_as_the_loop_by_hand():
     x, y = _classification()
     ours, reference = _mlp(), _mlp()
-    loader = lambda: DataLoader(TensorDataset(x, y), batch_size=5, shuffle=True, generator=4)
-    got = train_epoch(ours, CrossEntropyLoss(), SGD(ours.parameters(), lr=0.1, momentum=0.9), loader())
-    expected = _by_hand(reference, CrossEntropyLoss(), SGD(reference.parameters(), lr=0.1, momentum=0.9), loader())
+    got = train_epoch(ours, CrossEntropyLoss(), SGD(ours.parameters(), lr=0.1, momentum=0.9), _batches(x, y, 5))
+    expected = _by_hand(reference, CrossEntropyLoss(), SGD(reference.parameters(), lr=0.1, momentum=0.9), _batches(x, y, 5))
     assert got == expected
     for a, b in zip(ours.parameters(), reference.parameters()):
         assert np.array_equal(a.data, b.data)
@@ -69,8 +74,8 @@ def test_train_epoch_zeroes_the_gradients_before_each_backward():
     # with stale gradients the second batch's step would use the sum of two gradients
     x, y = _classification(8)
     ours, reference = _mlp(), _mlp()
-    train_epoch(ours, CrossEntropyLoss(), SGD(ours.parameters(), lr=0.5), DataLoader(TensorDataset(x, y), batch_size=4))
-    _by_hand(reference, CrossEntropyLoss(), SGD(reference.parameters(), lr=0.5), DataLoader(TensorDataset(x, y), batch_size=4))
+    train_epoch(ours, CrossEntropyLoss(), SGD(ours.parameters(), lr=0.5), _batches(x, y, 4))
+    _by_hand(reference, CrossEntropyLoss(), SGD(reference.parameters(), lr=0.5), _batches(x, y, 4))
     for a, b in zip(ours.parameters(), reference.parameters()):
         assert np.array_equal(a.data, b.data) and np.array_equal(a.grad.data, b.grad.data)
 
@@ -80,8 +85,8 @@ def test_train_epoch_returns_the_batch_losses_weighted_by_batch_size():
     # a model that cannot learn (lr 0): the epoch's loss is the mean over all samples, whatever the batching
     x, y = _classification(10)
     model = _mlp()
-    whole = train_epoch(model, CrossEntropyLoss(), SGD(model.parameters(), lr=0.0), DataLoader(TensorDataset(x, y), batch_size=10))
-    pieces = train_epoch(model, CrossEntropyLoss(), SGD(model.parameters(), lr=0.0), DataLoader(TensorDataset(x, y), batch_size=4))
+    whole = train_epoch(model, CrossEntropyLoss(), SGD(model.parameters(), lr=0.0), _batches(x, y, 10))
+    pieces = train_epoch(model, CrossEntropyLoss(), SGD(model.parameters(), lr=0.0), _batches(x, y, 4))
     assert isinstance(pieces, float) and np.isclose(whole, pieces, rtol=1e-12)
 
 
@@ -89,17 +94,16 @@ def test_train_epoch_returns_the_batch_losses_weighted_by_batch_size():
 def test_repeated_epochs_lower_the_training_loss():
     x, y = _classification(60, seed=3)
     model = _mlp()
-    optimizer, loader = Adam(model.parameters(), lr=0.01), DataLoader(TensorDataset(x, y), batch_size=8, shuffle=True, generator=0)
-    losses = [train_epoch(model, CrossEntropyLoss(), optimizer, loader) for _ in range(30)]
+    optimizer = Adam(model.parameters(), lr=0.01)
+    losses = [train_epoch(model, CrossEntropyLoss(), optimizer, _batches(x, y, 8)) for _ in range(30)]
     assert losses[-1] < 0.3 * losses[0]
 
 
 @pytest.mark.task("06.3")
 def test_train_epoch_of_an_empty_loader_is_refused():
     model = _mlp()
-    empty = DataLoader(TensorDataset(np.zeros((3, 4)), np.zeros(3, np.int64)), batch_size=4, drop_last=True)
     with raises_naming(ValueError, r"train_epoch: the loader gave no batches.*drop_last"):
-        train_epoch(model, CrossEntropyLoss(), SGD(model.parameters(), lr=0.1), empty)
+        train_epoch(model, CrossEntropyLoss(), SGD(model.parameters(), lr=0.1), [])
 
 
 # ---------------------------------------------------------------- 06.4 evaluate
@@ -108,7 +112,7 @@ def test_train_epoch_of_an_empty_loader_is_refused():
 def test_evaluate_returns_the_mean_loss_and_every_output_and_target_in_order():
     x, y = _classification(11)
     model = _mlp()
-    loss, output, target = evaluate(model, CrossEntropyLoss(), DataLoader(TensorDataset(x, y), batch_size=4))
+    loss, output, target = evaluate(model, CrossEntropyLoss(), _batches(x, y, 4))
     expected = CrossEntropyLoss()(model(x), y).item()
     assert np.isclose(loss, expected, rtol=1e-12) and isinstance(loss, float)
     assert np.allclose(output.data, model(x).data, rtol=1e-12) and target.data.tolist() == y.tolist()
@@ -129,7 +133,7 @@ def test_evaluate_changes_nothing_and_keeps_the_training_forward():
     model, loss_fn = _mlp(), CrossEntropyLoss()
     before = model.state_dict()
     loss_fn(model(x[:3]), y[:3])                      # a training step's forward ...
-    evaluate(model, loss_fn, DataLoader(TensorDataset(x, y), batch_size=5))   # ... a look at other data ...
+    evaluate(model, loss_fn, _batches(x, y, 5))       # ... a look at other data ...
     model.backward(loss_fn.backward())                # ... and its backward: the gradient of the forward on x[:3]
     reference, reference_loss = _mlp(), CrossEntropyLoss()
     reference_loss(reference(x[:3]), y[:3])
@@ -143,7 +147,7 @@ def test_evaluate_changes_nothing_and_keeps_the_training_forward():
 @pytest.mark.task("06.4")
 def test_evaluate_of_an_empty_loader_is_refused():
     with raises_naming(ValueError, r"evaluate: the loader gave no batches"):
-        evaluate(_mlp(), CrossEntropyLoss(), DataLoader(TensorDataset(np.zeros((0, 4)), np.zeros(0))))
+        evaluate(_mlp(), CrossEntropyLoss(), [])
 
 
 # ---------------------------------------------------------------- 06.5 accuracy

@@ -152,8 +152,11 @@ class DataLoader:
 
 # %% ../../modules/06_training/training.ipynb #train-epoch-export
 def train_epoch(model, loss_fn, optimizer, loader):
-    """One epoch of training: for each (input, target) batch of `loader`, zero the gradients, forward, loss,
-    backward (loss, then model), optimizer step. Returns the mean loss, each batch weighted by its size."""
+    """One epoch of training: for each (input, target) batch of `loader` (a DataLoader, or any iterable of such
+    pairs), zero the gradients, forward, loss, backward (loss, then model), optimizer step.
+
+    Returns the mean loss of the batches, each weighted by its number of samples, as a Python float.
+    """
     total, count = 0.0, 0
     for input, target in loader:
         ### BEGIN SOLUTION 06.3
@@ -171,8 +174,11 @@ def train_epoch(model, loss_fn, optimizer, loader):
 
 # %% ../../modules/06_training/training.ipynb #evaluate-export
 def evaluate(model, loss_fn, loader):
-    """The model on every (input, target) batch of `loader`, under no_grad: (mean loss, outputs, targets),
-    the loss weighted by batch size, outputs and targets of all batches concatenated in the same order."""
+    """The model on every (input, target) batch of `loader` (a DataLoader, or any iterable of such pairs), under
+    no_grad: (mean loss, outputs, targets).
+
+    The loss is weighted by batch size; outputs and targets of all batches are concatenated in the same order.
+    """
     outputs, targets, total = [], [], 0.0
     ### BEGIN SOLUTION 06.4
     with no_grad():
