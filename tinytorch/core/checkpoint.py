@@ -6,7 +6,6 @@ __all__ = ['save', 'load']
 # %% ../../modules/06_training/training.ipynb #checkpoint-imports
 import json
 import math
-import numbers
 import os
 import tempfile
 import zipfile
