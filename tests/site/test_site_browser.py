@@ -237,3 +237,24 @@ def test_search_finds_cross_entropy_loss(site_index, base_url, visit):
     hrefs = [results.nth(i).get_attribute("href") for i in range(results.count())]
     assert any("CrossEntropyLoss" in (h or "") for h in hrefs), hrefs
     assert opened.problems == []
+
+
+@pytest.mark.parametrize("module, printed", [
+    ("05_optimizers", ["SGD, lr 0.07: after 40 steps", "Adam, lr 0.3: after 40 steps"]),
+    ("06_training", ["digits: 1437 training and 360 test samples", "breast cancer: 455 training", "diabetes: 353 training",
+                     "resumed run identical to the straight one: True"]),
+], ids=["optimizers", "training"])
+def test_optimizer_and_training_pages_show_their_runs_and_figures(site_index, base_url, visit, module, printed):
+    opened = visit(base_url + f"_generated/modules/{module}.html")
+    page = opened.page
+    outputs = "\n".join(page.locator(".cell_output").all_inner_texts())
+    for expected in printed:
+        assert expected in outputs
+    assert "matplotlib is not installed" not in outputs
+    images = page.locator(".cell_output img")
+    assert images.count() >= 1  # the optimizers' paths; the learning curves
+    for i in range(images.count()):
+        images.nth(i).scroll_into_view_if_needed()
+        assert images.nth(i).evaluate("img => img.complete ? img.naturalWidth : 0") > 0, f"figure {i} did not load"
+    _screenshot(page, f"{module}.png")
+    assert opened.problems == []

@@ -104,6 +104,20 @@ def test_unfilled_module_fails_naming_its_tasks_then_passes_once_filled(student)
     assert re.search(r"tests: [1-9]\d* passed, 0 failed", after.stdout)
 
 
+TASKS = {"05_optimizers": ["sgd_step", "l2_penalty", "momentum_buffer", "nesterov_direction", "adam_moments",
+                           "bias_correction", "adam_step", "decoupled_weight_decay"],
+         "06_training": ["batch_indices", "epoch_order", "train_epoch", "evaluate", "accuracy", "r2_score"]}
+
+
+def test_modules_05_and_06_list_their_tasks_one_by_one_while_stubbed(student):
+    for slug, names in TASKS.items():
+        before = run_tito(student, "test", slug)
+        assert before.returncode == 1 and "Traceback" not in before.stdout
+        number = slug[:2]
+        for k, name in enumerate(names, 1):
+            assert re.search(rf"to do\s+Task {number}\.{k} \({name}\)", before.stdout), (slug, name)
+
+
 def test_every_test_in_the_copy_passes_once_the_student_has_finished(student):
     for module in MODULES:
         _fill_in(student / "modules" / module / f"{module[3:]}.ipynb", REPO / "modules" / module / f"{module[3:]}.ipynb")

@@ -1,1 +1,1 @@
-"""The modules students build: tensor, activations, layers, losses (generated from `modules/`)."""
+"""The modules students build: tensor, activations, layers, losses, optimizers, training (generated from `modules/`)."""
