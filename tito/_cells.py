@@ -3,15 +3,27 @@
 `assert` statements are rewritten as pytest rewrites them in test files, so that a failing check reports the
 values it compared (`assert 3.0 == 4.0`), not an empty AssertionError.
 
-Usage: python -m tito._cells NOTEBOOK RESULTS_JSON
+A cell that runs longer than the time limit is stopped (by an alarm signal, which interrupts Python code, so
+an endless `while` loop) and reported as stuck; the cells after it still run.
+
+Usage: python -m tito._cells NOTEBOOK RESULTS_JSON [SECONDS_PER_CELL]
 """
 import ast
 import contextlib
 import io
 import json
 import re
+import signal
 import sys
 import traceback
+
+
+class CellTimeout(Exception):
+    """Raised inside a cell that ran past its time limit."""
+
+
+def _alarm(signum, frame):
+    raise CellTimeout()
 
 _DIRECTIVE = re.compile(r"^\s*#\s*\|")
 _NO_EVAL = re.compile(r"^\s*#\s*\|\s*eval\s*:\s*false", re.M)
@@ -32,9 +44,12 @@ def _compile(src: str, filename: str):
     return compile(tree, filename, "exec")
 
 
-def run(notebook: str) -> list[dict]:
+def run(notebook: str, limit: float = 60) -> list[dict]:
     with open(notebook, encoding="utf-8") as f:
         nb = json.load(f)
+    timed = hasattr(signal, "setitimer")  # not on Windows: there the whole run's limit in tito test still holds
+    if timed:
+        signal.signal(signal.SIGALRM, _alarm)
     namespace = {"__name__": "__main__"}
     results = []
     for number, cell in enumerate(nb["cells"], 1):
@@ -48,13 +63,26 @@ def run(notebook: str) -> list[dict]:
         kind = "export" if re.search(r"^\s*#\s*\|\s*export", src, re.M) else "check"
         result = {"cell": number, "id": cell.get("id", ""), "kind": kind, "ok": True}
         lines = src.splitlines()
+        first = next((ln.strip() for ln in lines if ln.strip() and not _DIRECTIVE.match(ln)), "")
         out = io.StringIO()
         try:
             code = _compile(src, filename)
             with contextlib.redirect_stdout(out), contextlib.redirect_stderr(out):
-                exec(code, namespace)
+                if timed:
+                    signal.setitimer(signal.ITIMER_REAL, limit)
+                try:
+                    exec(code, namespace)
+                finally:
+                    if timed:
+                        signal.setitimer(signal.ITIMER_REAL, 0)
         except KeyboardInterrupt:
             raise
+        except CellTimeout as e:
+            frames = traceback.extract_tb(e.__traceback__)
+            line = next((fs.lineno for fs in reversed(frames) if fs.filename == filename), None)
+            result.update(ok=False, line=line, source=lines[line - 1].strip() if line and line <= len(lines) else "",
+                          error=f"this cell did not finish within {limit:g} s (an endless loop?)", detail=[],
+                          traceback="", timeout=True)
         except SyntaxError as e:
             line = e.lineno if e.filename == filename else None
             text = lines[line - 1].lstrip() if line and line <= len(lines) else ""
@@ -69,8 +97,9 @@ def run(notebook: str) -> list[dict]:
             result.update(
                 ok=False, line=line, source=lines[line - 1].strip() if line and line <= len(lines) else "",
                 error=f"{type(e).__name__}: {first}".rstrip(": "), detail=[ln.rstrip() for ln in rest if ln.strip()],
-                traceback="".join(traceback.format_exception(type(e), e, e.__traceback__)).replace(
-                    f'File "{filename}"', f"cell {number}"),
+                # from the cell's own frame on: the frame of this runner says nothing to a student
+                traceback="".join(traceback.format_exception(type(e), e, e.__traceback__.tb_next)).replace(
+                    f'File "{filename}"', f'the cell starting "{first[:50]}"'),
             )
         results.append(result)
     return results
@@ -78,5 +107,6 @@ def run(notebook: str) -> list[dict]:
 
 if __name__ == "__main__":
     notebook, out_path = sys.argv[1], sys.argv[2]
+    results = run(notebook, float(sys.argv[3]) if len(sys.argv) > 3 else 60)
     with open(out_path, "w", encoding="utf-8") as f:
-        json.dump(run(notebook), f)
+        json.dump(results, f)

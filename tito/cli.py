@@ -56,6 +56,8 @@ def build_parser() -> argparse.ArgumentParser:
                               "  tito test 4 --task 04.3 --verbose     every failure in full, with its traceback")
     _add_module_arg(p, allow_all=True)
     p.add_argument("--task", "-t", metavar="ID", help="only this task's checks and tests, e.g. 04.3")
+    p.add_argument("--timeout", type=float, default=60, metavar="SECONDS",
+                   help="how long one notebook cell may run before it counts as stuck (default: 60)")
     p.add_argument("--verbose", "-v", action="store_true",
                    help="show every failure in full (tracebacks too), not only the first few")
 
@@ -120,12 +122,15 @@ def cmd_list(course, args, parser, ui) -> int:
     state = course.load_state()
     for m in course.modules:
         try:
-            target = course.rel(course.target(m))
+            target = ", ".join(course.rel(t) for t in course.targets(m))
         except Exception as e:  # a broken notebook is a row, not a crash
             target = f"? ({e})"
         test = state.get(m.slug, {}).get("test")
         tests = "never run" if not test else f"{'passed' if test['passed'] else 'FAILED'} ({test['at'][:16].replace('T', ' ')} UTC)"
-        rows.append([m.slug, course.rel(m.notebook), target, export_status(course, m), tests])
+        status = export_status(course, m)
+        if status.startswith("cannot be exported"):
+            status = f"cannot be exported (tito export {m.slug} says why)"
+        rows.append([m.slug, course.rel(m.notebook), target, status, tests])
     if not rows:
         ui.line(f"no modules in {course.rel(course.nbs_path)}/")
         return EXIT_OK
@@ -133,14 +138,21 @@ def cmd_list(course, args, parser, ui) -> int:
     return EXIT_OK
 
 
-def cmd_export(course, args, parser, ui) -> int:
+def _export(course, m, ui):
     from tito.export import export_module
 
+    with ui.status(f"exporting {course.rel(m.notebook)}"):
+        results = export_module(course, m)
+    for r in results:
+        ui.ok(f"{m.slug}: {course.rel(r.target)} " + ("written" if r.changed else "unchanged"))
+        for name in r.dropped:
+            ui.warn(f"{name} was in {course.rel(r.target)} and is not any more: if its cell lost its `#| export` "
+                    "line, put it back, then export again")
+
+
+def cmd_export(course, args, parser, ui) -> int:
     for m in _modules(course, args, parser):
-        with ui.status(f"exporting {course.rel(m.notebook)}"):
-            results = export_module(course, m)
-        for r in results:
-            ui.ok(f"{m.slug}: {course.rel(r.target)} " + ("written" if r.changed else "unchanged"))
+        _export(course, m, ui)
     return EXIT_OK
 
 
@@ -149,14 +161,16 @@ def cmd_test(course, args, parser, ui) -> int:
 
     modules = _modules(course, args, parser)
     if args.task:
+        from tito.errors import TitoError
+
         if not re.fullmatch(r"\d{2}\.\d+", args.task):
-            parser.error(f"--task {args.task!r} is not a task id; write it as in the notebook, e.g. 04.3")
+            raise TitoError(f"--task {args.task!r} is not a task id; write it as in the notebook, e.g. 04.3")
         if args.all:
-            parser.error("--task goes with one module, e.g. tito test 04_losses --task 04.3")
+            raise TitoError("--task goes with one module, e.g. tito test 04_losses --task 04.3")
     failed = []
     for m in modules:
         ui.heading(f"== {m.slug}" + (f", task {args.task}" if args.task else ""))
-        if not run_module_tests(course, m, ui, verbose=args.verbose, task=args.task):
+        if not run_module_tests(course, m, ui, verbose=args.verbose, task=args.task, timeout=args.timeout):
             failed.append(m.slug)
     if failed:
         ui.error(f"tests failed for {', '.join(failed)}")
@@ -167,13 +181,10 @@ def cmd_test(course, args, parser, ui) -> int:
 
 
 def cmd_complete(course, args, parser, ui) -> int:
-    from tito.export import export_module
     from tito.testing import run_module_tests, task_locations
 
     (m,) = _modules(course, args, parser)
-    with ui.status(f"exporting {course.rel(m.notebook)}"):
-        for r in export_module(course, m):
-            ui.ok(f"exported {course.rel(r.target)}")
+    _export(course, m, ui)
     ui.heading(f"== {m.slug}")
     passed = run_module_tests(course, m, ui)
     ui.line("")
@@ -190,7 +201,7 @@ def cmd_complete(course, args, parser, ui) -> int:
         ui.line(f"      Still to do in {course.rel(m.notebook)}:")
         for task_id, (name, section) in left.items():
             ui.line(f'        Task {task_id}: implement {name} (in "{section}")')
-    ui.line(f"      Fix the first failure above, then run `tito complete {m.slug}` again.")
+    ui.line(f"      Finish or fix the tasks above (the first one first), then run `tito complete {m.slug}` again.")
     ui.error(f"{m.slug} is not complete yet")
     return EXIT_FAIL
 

@@ -95,6 +95,19 @@ class Course:
         known = ", ".join(m.slug for m in mods) or "none"
         raise TitoError(f"unknown module '{name}'; the modules are: {known}")
 
+    def targets(self, module: Module) -> list[Path]:
+        """Every package file the module's notebook exports to: its `#| default_exp` one first, then those its
+        cells name (`#| export core.autograd`)."""
+        nb = read_notebook(module.notebook, self)
+        found = [self.target(module)]
+        for cell in nb["cells"]:
+            if cell.get("cell_type") == "code":
+                for name in re.findall(r"^\s*#\s*\|\s*export[si]?\s+([\w.]+)\s*$", cell_source(cell), re.M):
+                    path = self.lib_path / (name.replace(".", "/") + ".py")
+                    if path not in found:
+                        found.append(path)
+        return found
+
     def target(self, module: Module) -> Path:
         """The package file the module's notebook exports to, read from its `#| default_exp` cell."""
         exp = default_exp(read_notebook(module.notebook, self))

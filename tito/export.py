@@ -6,7 +6,7 @@ import os
 import re
 import tempfile
 import warnings
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from tito.course import Course, Module, cell_source, default_exp, read_notebook, write_atomic
@@ -20,6 +20,7 @@ class Exported:
     module: Module
     target: Path
     changed: bool
+    dropped: list[str] = field(default_factory=list)  # definitions the previous export had and this one lacks
 
 
 def check_notebook(course: Course, module: Module) -> dict:
@@ -28,15 +29,34 @@ def check_notebook(course: Course, module: Module) -> dict:
     where = course.rel(module.notebook)
     if default_exp(nb) is None:
         raise TitoError(f"{where}: no `#| default_exp` cell; add one first, e.g. `#| default_exp core.{module.name}`")
-    for number, cell in enumerate(nb["cells"], 1):
+    from tito.tasks import read_tasks
+
+    _, cells = read_tasks(nb)
+    for cell in cells:
         # Only what goes into the package must parse here; a broken check cell is `tito test`'s to report.
-        if cell.get("cell_type") != "code" or not _EXPORTED.search(cell_source(cell)):
+        source = cell_source(nb["cells"][cell.number - 1])
+        if not _EXPORTED.search(source):
             continue
         try:
-            ast.parse(cell_source(cell))
+            ast.parse(source)
         except SyntaxError as e:
-            raise TitoError(f"{where}: cell {number} has a syntax error on line {e.lineno}: {e.msg}") from None
+            raise TitoError(f"{where}: {cell.describe()} has a syntax error on line {e.lineno}: {e.msg}") from None
     return nb
+
+
+def _definitions(text: str | None) -> set[str]:
+    """The names a module's code defines at its top level (functions, classes, assignments)."""
+    try:
+        tree = ast.parse(text or "")
+    except SyntaxError:
+        return set()
+    names = set()
+    for node in tree.body:
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            names.add(node.name)
+        elif isinstance(node, ast.Assign):
+            names.update(t.id for t in node.targets if isinstance(t, ast.Name) and t.id != "__all__")
+    return names
 
 
 def _render(course: Course, module: Module) -> dict[Path, str]:
@@ -89,7 +109,8 @@ def export_module(course: Course, module: Module) -> list[Exported]:
         old = target.read_text(encoding="utf-8") if target.exists() else None
         if old != text:
             write_atomic(target, text)
-        results.append(Exported(module, target, changed=old != text))
+        dropped = sorted(_definitions(old) - _definitions(text))
+        results.append(Exported(module, target, changed=old != text, dropped=dropped))
     _write_index(course)
     course.record(module, "export", notebook_mtime=module.notebook.stat().st_mtime)
     return results
@@ -109,7 +130,7 @@ def export_status(course: Course, module: Module) -> str:
         check_notebook(course, module)
         rendered = _render(course, module)
     except TitoError as e:
-        return f"broken: {str(e).split(': ', 1)[-1]}"
+        return f"cannot be exported: {str(e).split(': ', 1)[-1]}"
     for target, text in rendered.items():
         if not target.exists():
             return "not exported"

@@ -57,7 +57,7 @@ class Layer:
         return self.problem is None and all(r.ok for r in self.results)
 
     def summary(self) -> str:
-        passed = self.count(lambda r: r.ok and not r.skipped)
+        passed = self.count(lambda r: r.ok and not r.skipped and not r.definition)
         waiting = self.count(lambda r: not r.ok and r.waits_for)
         failed = self.count(lambda r: not r.ok and not r.waits_for)
         skipped = self.count(lambda r: r.skipped)
@@ -78,13 +78,17 @@ def course_env(course: Course) -> dict:
     return env
 
 
-def _python(course: Course) -> str:
-    """How the student runs this Python: `.venv/bin/python` inside the course, else `python`."""
-    exe = Path(sys.executable)
+def _pytest_command(course: Course, nodeid: str) -> str:
+    """The command that reruns one test, from the folder the student is in: `.venv/bin/python` inside the course."""
     try:
-        return exe.relative_to(course.root).as_posix()
+        python = Path(sys.executable).relative_to(course.root).as_posix()
     except ValueError:
-        return "python"
+        python = "python"
+    command = f"{python} -m pytest '{nodeid}'"
+    here = Path.cwd().resolve()
+    if here != course.root:
+        command = f"cd {os.path.relpath(course.root, here)} && {command}"
+    return command
 
 
 def _waits_for(text: str, stubs: dict[str, str]) -> str | None:
@@ -101,16 +105,45 @@ def _tidy(lines: list[str]) -> list[str]:
         line = re.sub(r"<function (\S+) at 0x[0-9a-f]+>", r"\1", line)
         line = re.sub(r"<module '([^']+)' from '[^']*'>", r"\1", line)
         line = re.sub(r"<built-in function (\w+)>", r"\1", line)
+        line = re.sub(r"<built-in method (\w+) of [^>]*>", r"\1", line)
+        line = re.sub(r"<ufunc '(\w+)'>", r"\1", line)
         line = re.sub(r"<bound method (\S+) of [^>]*>+", r"\1", line)
         line = re.sub(r"<class '(?:[\w.]+\.)?(\w+)'>", r"\1", line)
         line = re.sub(r"<(?:[\w.]+\.)?(\w+) object at 0x[0-9a-f]+>", r"\1(...)", line)
         where = re.match(r"^\+\s+(?:where|and)\s+(.+?) = (.+)$", line.strip())
-        if not (where and (where.group(2) == where.group(1) or where.group(2).endswith("." + where.group(1)))):
-            out.append(line)
+        trivial = where and (where.group(2) == where.group(1) or where.group(2).endswith("." + where.group(1))
+                             or re.fullmatch(r"array\((.*)\)", where.group(1)) and where.group(2).startswith("array("))
+        if not trivial:
+            out.append(line if len(line) <= 200 else line[:197] + "...")
     return out
 
 
-def run_inline(course: Course, module: Module, timeout: float = 900) -> Layer:
+def _unexported_names(nb: dict) -> set[str]:
+    """Names that a code cell without `#| export` defines at its top level: missing from the package."""
+    import ast
+
+    names = set()
+    for cell in nb["cells"]:
+        source = "".join(cell.get("source", [])) if cell.get("cell_type") == "code" else ""
+        if not source or re.search(r"^\s*#\s*\|\s*export", source, re.M):
+            continue
+        try:
+            tree = ast.parse(source)
+        except SyntaxError:
+            continue
+        names.update(n.name for n in tree.body if isinstance(n, (ast.FunctionDef, ast.ClassDef)))
+    return names
+
+
+def _hint(result: Result, unexported: set[str], module: Module):
+    """A line on what a NameError or ImportError of a definition that lost its `#| export` line means."""
+    m = re.search(r"(?:name|cannot import name) '(\w+)'", result.error)
+    if m and m.group(1) in unexported:
+        result.detail.insert(0, f"{m.group(1)} is defined in the notebook, in a cell without `#| export`, so it is "
+                                f"not in the package: add the line, then `tito export {module.slug}`")
+
+
+def run_inline(course: Course, module: Module, cell_timeout: float = 60, timeout: float = 1800) -> Layer:
     """The notebook's code cells, run in order; a cell of a task whose stub is still in the *notebook* waits for it."""
     layer = Layer("inline checks")
     nb = read_notebook(module.notebook, course)
@@ -121,7 +154,7 @@ def run_inline(course: Course, module: Module, timeout: float = 900) -> Layer:
         results_file = Path(tmp) / "cells.json"
         try:
             proc = subprocess.run(
-                [sys.executable, "-m", "tito._cells", str(module.notebook), str(results_file)],
+                [sys.executable, "-m", "tito._cells", str(module.notebook), str(results_file), str(cell_timeout)],
                 cwd=course.root, env=course_env(course), capture_output=True, text=True, timeout=timeout,
             )
         except subprocess.TimeoutExpired:
@@ -134,6 +167,7 @@ def run_inline(course: Course, module: Module, timeout: float = 900) -> Layer:
         ran = json.loads(results_file.read_text(encoding="utf-8"))
     _, cells = read_tasks(nb)
     by_number = {c.number: c for c in cells}
+    waiting_before = None  # the task an earlier failed cell waits for: a later NameError is likely its symptom
     for r in ran:
         cell = by_number[r["cell"]]
         result = Result("check", f"{nb_name}, {cell.describe()}", [cell.task] if cell.task else [], ok=r["ok"],
@@ -144,6 +178,11 @@ def run_inline(course: Course, module: Module, timeout: float = 900) -> Layer:
             result.where += line + source
             result.error, result.detail, result.full = r["error"], _tidy(r.get("detail", [])), r.get("traceback", "")
             result.waits_for = cell.task if cell.task in stubs else _waits_for(r["error"], stubs)
+            if result.waits_for is None and r["error"].startswith("NameError") and waiting_before:
+                result.waits_for = waiting_before
+            waiting_before = result.waits_for or waiting_before
+            if r.get("timeout"):
+                result.detail.append(f"`tito test {module.slug} --timeout SECONDS` allows a cell more time")
             result.command = f"tito test {module.slug} --task {cell.task} --verbose" if cell.task \
                 else f"tito test {module.slug} --verbose"
         layer.results.append(result)
@@ -178,13 +217,14 @@ def run_pytest(course: Course, module: Module, task: str | None = None, stubs: d
             layer.problem = f"pytest could not run {rel}/ (exit {proc.returncode}): {tail[0]}"
             return layer
         data = json.loads(report.read_text(encoding="utf-8"))
-    python = _python(course)
+    unexported = _unexported_names(read_notebook(module.notebook, course))
     for entry in data["collection"]:
         if entry["outcome"] == "error":
             waits = _waits_for(entry["full"], stubs)
             layer.results.append(Result("test", f"{entry['nodeid']} (while importing it)", [waits] if waits else [],
                                         ok=False, error=entry["error"], detail=entry["detail"], full=entry["full"],
-                                        command=f"{python} -m pytest {entry['nodeid']}", waits_for=waits))
+                                        command=_pytest_command(course, entry["nodeid"]), waits_for=waits))
+            _hint(layer.results[-1], unexported, module)
         else:
             reason = f"all of {Path(entry['nodeid']).name}: {entry['reason']}"
             layer.skip_reasons[reason] = layer.skip_reasons.get(reason, 0) + 1
@@ -195,7 +235,8 @@ def run_pytest(course: Course, module: Module, task: str | None = None, stubs: d
         if entry["outcome"] == "failed":
             result.error, result.detail, result.full = entry["error"], _tidy(entry["detail"]), entry["full"]
             result.waits_for = _waits_for(entry["error"], stubs)
-            result.command = f"{python} -m pytest '{entry['nodeid']}'"
+            result.command = _pytest_command(course, entry["nodeid"])
+            _hint(result, unexported, module)
         elif result.skipped:
             layer.skip_reasons[entry["reason"]] = layer.skip_reasons.get(entry["reason"], 0) + 1
         layer.results.append(result)
@@ -218,17 +259,23 @@ def _task_line(task: Task, results: list[Result], stubs: dict[str, str]) -> tupl
             return "optional", f"{label}: a stretch task; `tito bench losses --stretch` grades it"
         waiting = _plural(len(checks), "check") + " and " + _plural(len(tests), "test")
         return "to do", f"{label}: not written yet ({waiting} wait for it)"
-    failed = [r for r in mine if not r.ok]
+    failed = [r for r in mine if not r.ok and not r.waits_for]
+    waiting = [r for r in mine if not r.ok and r.waits_for]
     if failed:
         bad_checks, bad_tests = sum(r.kind == "check" for r in failed), sum(r.kind == "test" for r in failed)
         return "FAIL", (f"{label}: {bad_checks} of {_plural(len(checks), 'check')} and {bad_tests} of "
                         f"{_plural(len(tests), 'test')} fail")
     if task.optional:
         return "optional", f"{label}: written; `tito bench losses --stretch` grades it"
+    if waiting:
+        others = ", ".join(sorted({f"Task {r.waits_for}" for r in waiting}, key=lambda t: task_key(t[5:])))
+        return "waiting", (f"{label}: written, and what ran passes; {_plural(len(waiting), 'check or test')} "
+                           f"wait for {others}")
     return "done", f"{label}: {_plural(len(checks), 'check')} and {_plural(len(tests), 'test')} pass"
 
 
-def run_module_tests(course: Course, module: Module, ui, verbose: bool = False, task: str | None = None) -> bool:
+def run_module_tests(course: Course, module: Module, ui, verbose: bool = False, task: str | None = None,
+                     timeout: float = 60) -> bool:
     """Run both layers and report them task by task; record the result for `tito list`."""
     from tito.export import export_status
 
@@ -241,12 +288,12 @@ def run_module_tests(course: Course, module: Module, ui, verbose: bool = False, 
     status = export_status(course, module)
     stale = status != "up to date"
     if stale:
-        what = "has changed since its last export" if status == "stale" else f"is not exported ({status})"
-        ui.warn(f"{course.rel(module.notebook)} {what}: the tests below grade the package as it was, not your "
-                f"notebook; run `tito export {module.slug}` first")
+        what = "has changed since its last export" if status == "stale" else status
+        ui.warn(f"{course.rel(module.notebook)} {what}: the tests below grade the package as last exported, not "
+                f"your notebook; run `tito export {module.slug}` first")
     stubs = stubbed_tasks(course.lib_path)
     with ui.status(f"{module.slug}: running the notebook's inline checks"):
-        inline = run_inline(course, module)
+        inline = run_inline(course, module, cell_timeout=timeout)
     with ui.status(f"{module.slug}: running {course.rel(module.tests)}/" + (f" for task {task}" if task else "")):
         tests = run_pytest(course, module, task, stubs)
     if task is not None:  # the task's own checks and tests only
@@ -260,7 +307,7 @@ def run_module_tests(course: Course, module: Module, ui, verbose: bool = False, 
                       key=lambda r: (r.task is None, task_key(r.task) if r.task else (), r.kind != "check"))
     for i, r in enumerate(failures):
         if i == MAX_SHOWN and not verbose:
-            ui.line(f"      ... and {len(failures) - MAX_SHOWN} more failures "
+            ui.line(f"      ... and {_plural(len(failures) - MAX_SHOWN, 'more failure')} "
                     f"(`tito test {module.slug}{' --task ' + task if task else ''} --verbose` shows them all)")
             break
         prefix = f"Task {r.task}: " if r.task else ""
@@ -289,18 +336,20 @@ def run_module_tests(course: Course, module: Module, ui, verbose: bool = False, 
             ui.line(f"      {count} skipped: {reason}")
     states = {t.id: _task_line(t, all_results, stubs)[0] for t in shown_tasks}
     failing = [t for t in shown_tasks if states[t.id] == "FAIL"]
-    todo = [t for t in shown_tasks if states[t.id] == "to do"]
+    todo = [t for t in tasks if t.id in stubs and not t.optional]
     if failing:
         first = failing[0]
-        ui.line(f"      Next: fix Task {first.id} (in \"{first.section}\"); `tito test {module.slug} --task {first.id}` "
-                "shows only its checks and tests.")
+        more = f"`tito test {module.slug} --task {first.id} --verbose` shows each failure in full" if task \
+            else f"`tito test {module.slug} --task {first.id}` shows only its checks and tests"
+        ui.line(f"      Next: fix Task {first.id} (in \"{first.section}\"); {more}.")
     elif todo:
         first = todo[0]
         ui.line(f"      Next: Task {first.id}, in \"{first.section}\" of {course.rel(module.notebook)}; then "
                 f"`tito export {module.slug}` and `tito test {module.slug} --task {first.id}`.")
     passed = all(layer.ok for layer in layers) and not stale
-    if stale and all(layer.ok for layer in layers):
-        ui.fail(f"these results are for the package as last exported: run `tito export {module.slug}`, then test again")
+    if stale:
+        ui.fail(f"these results are for the package as last exported, not your notebook: run "
+                f"`tito export {module.slug}`, then test again")
     if task is None:
         course.record(module, "test", passed=passed, summary="; ".join(layer.summary() for layer in layers))
     return passed

@@ -31,7 +31,9 @@ def _assert_backward_matches_central_differences(make_loss, reduction, x, target
     assert isinstance(analytic, Tensor)
     assert analytic.shape == x.shape
     assert analytic.dtype == np.float64
-    np.testing.assert_allclose(analytic.data, numeric, rtol=1e-5, atol=1e-7)
+    np.testing.assert_allclose(analytic.data, numeric, rtol=1e-5, atol=1e-7, err_msg=(
+        "ACTUAL is your backward, DESIRED the central differences of your own forward: if a check of this loss's "
+        "forward fails too, fix the forward first"))
 
 
 # ---------------------------------------------------------------- MSE

@@ -84,7 +84,7 @@ def test_syntax_error_is_refused_with_the_cell_and_the_old_export_kept(course):
     _break_cell(course, "#| export\ndef double(x)\n    return 2 * x\n")
     r = run_tito(course, "export", "demo")
     assert r.returncode == 1
-    assert re.search(r"cell 3 has a syntax error on line 2", r.stderr)
+    assert 'in "Doubling", the cell starting "def double(x)" has a syntax error on line 2' in r.stderr
     assert target.read_bytes() == before
 
 
@@ -110,7 +110,7 @@ def test_test_passes_and_summarises_both_layers(course):
     assert run_tito(course, "export", "demo").returncode == 0
     r = run_tito(course, "test", "demo")
     assert r.returncode == 0, r.stdout + r.stderr
-    assert "inline checks: 4 passed, 0 failed" in r.stdout
+    assert "inline checks: 2 passed, 0 failed" in r.stdout  # the check cells; the definitions are not counted
     assert "tests: 2 passed, 0 failed" in r.stdout
 
 
@@ -159,7 +159,7 @@ def test_task_runs_only_that_tasks_checks_and_tests(course):
     assert run_tito(course, "export", "demo").returncode == 0
     r = run_tito(course, "test", "demo", "--task", "01.2")
     assert r.returncode == 0, r.stdout + r.stderr
-    assert "inline checks: 2 passed, 0 failed" in r.stdout and "tests: 1 passed, 0 failed" in r.stdout
+    assert "inline checks: 1 passed, 0 failed" in r.stdout and "tests: 1 passed, 0 failed" in r.stdout
     assert "Task 01.1" not in r.stdout
     bad = run_tito(course, "test", "demo", "--task", "01.1")
     assert bad.returncode == 1 and "tests: 0 passed, 1 failed" in bad.stdout
@@ -194,7 +194,9 @@ def test_a_notebook_that_cannot_be_exported_is_flagged_and_the_old_export_is_not
     assert run_tito(course, "export", "demo").returncode == 1
     r = run_tito(course, "test", "demo")
     assert r.returncode == 1
-    assert "is not exported (broken: cell 3 has a syntax error on line 2" in r.stdout
+    assert ('demo.ipynb cannot be exported: in "Doubling", the cell starting "def double(x)" has a syntax error on '
+            'line 2') in r.stdout
+    assert "these results are for the package as last exported" in r.stdout
 
 
 def test_fresh_stubs_give_a_short_task_ordered_list_not_a_wall_of_failures(course, tmp_path):
@@ -215,7 +217,7 @@ def test_fresh_stubs_give_a_short_task_ordered_list_not_a_wall_of_failures(cours
     assert not [ln for ln in r.stdout.splitlines() if ln.startswith("FAIL  Task")]  # no failure detail at all
     order = re.findall(r"to do\s+Task (01\.\d+)", r.stdout)
     assert order == ["01.1", "01.2", "01.12", "01.20"]
-    assert "inline checks: 4 passed, 0 failed, 2 waiting for tasks not written yet" in r.stdout
+    assert "inline checks: 0 passed, 0 failed, 2 waiting for tasks not written yet" in r.stdout
     assert "tests: 0 passed, 0 failed, 2 waiting for tasks not written yet" in r.stdout
     assert 'Next: Task 01.1, in "Doubling"' in r.stdout
 
@@ -335,3 +337,58 @@ def test_a_notebook_that_never_finishes_is_one_line_not_a_traceback(course):
     c = Course(course)
     outcome = run_inline(c, c.module("demo"), timeout=3)
     assert not outcome.ok and outcome.problem == "the notebook's cells did not finish within 3 s (an endless loop?)"
+
+
+def test_a_cell_that_never_finishes_is_stopped_named_and_the_rest_still_run(course):
+    nb_path = course / "modules" / "01_demo" / "demo.ipynb"
+    nb = json.loads(nb_path.read_text())
+    nb["cells"][3]["source"] = ["# wait for ever\n", "while True:\n", "    pass\n"]
+    nb_path.write_text(json.dumps(nb))
+    assert run_tito(course, "export", "demo").returncode == 0
+    r = run_tito(course, "test", "demo", "--timeout", "1")
+    assert r.returncode == 1
+    assert ('FAIL  Task 01.1: check modules/01_demo/demo.ipynb, in "Doubling", the cell starting "# wait for ever", '
+            "line 3: pass") in r.stdout or 'the cell starting "# wait for ever", line 2' in r.stdout
+    assert "this cell did not finish within 1 s (an endless loop?)" in r.stdout
+    assert "`tito test 01_demo --timeout SECONDS` allows a cell more time" in r.stdout
+    assert re.search(r"done\s+Task 01\.2", r.stdout)  # the cells after it ran
+
+
+def test_a_definition_that_loses_its_export_line_is_flagged_by_export_and_by_test(course):
+    assert run_tito(course, "export", "demo").returncode == 0
+    _break_cell(course, "def double(x):\n    return 2 * x\n")  # the `#| export` line deleted
+    r = run_tito(course, "export", "demo")
+    assert r.returncode == 0
+    assert ("warn  double was in tinytorch/core/demo.py and is not any more: if its cell lost its `#| export` line, "
+            "put it back, then export again") in r.stdout
+    t = run_tito(course, "test", "demo")
+    assert t.returncode == 1
+    assert ("double is defined in the notebook, in a cell without `#| export`, so it is not in the package: add the "
+            "line, then `tito export 01_demo`") in t.stdout
+
+
+def test_a_task_whose_checks_wait_for_an_unwritten_task_is_not_called_failing(course, tmp_path):
+    nb_path = course / "modules" / "01_demo" / "demo.ipynb"
+    nb = json.loads(nb_path.read_text())
+    nb["cells"][6]["source"] = ["c = Counter()\n", "assert c.tick(double(1)) == 2\n"]  # 01.2's check uses 01.1
+    nb_path.write_text(json.dumps(nb))
+    dest = tmp_path / "student"
+    assert run_tito(course, "release", "--to", str(dest)).returncode == 0
+    student_nb = dest / "modules" / "01_demo" / "demo.ipynb"
+    nb = json.loads(student_nb.read_text())
+    nb["cells"][5]["source"] = [ln.replace('raise NotImplementedError("Task 01.2: implement Counter.tick")',
+                                           "self.n += by\n        return self.n") for ln in nb["cells"][5]["source"]]
+    student_nb.write_text(json.dumps(nb))
+    assert run_tito(dest, "export", "demo").returncode == 0
+    r = run_tito(dest, "test", "demo", "--task", "01.2")
+    assert re.search(r"waiting\s+Task 01\.2, in \"Counting\": written, and what ran passes; 1 check or test wait "
+                     r"for Task 01\.1", r.stdout), r.stdout
+    assert "FAIL  Task" not in r.stdout
+    assert 'Next: Task 01.1, in "Doubling"' in r.stdout
+
+
+def test_the_command_that_reruns_a_test_works_from_a_subfolder(course):
+    _break_cell(course, "#| export\ndef double(x):\n    return 3 * x\n")
+    assert run_tito(course, "export", "demo").returncode == 0
+    r = run_tito(course / "modules" / "01_demo", "test", "demo")
+    assert "all of it: cd ../.. && " in r.stdout and "-m pytest 'tests/01_demo/test_demo.py::test_double_of_three_is_six'" in r.stdout
