@@ -31,15 +31,19 @@ def _option_array(value, name):
     """
     if value is None:
         return None
-    shown = repr(value) if len(repr(value)) <= 60 else repr(value)[:57] + "..."
+
+    def shown():  # only for a message: the repr of a long weight is not free
+        text = repr(value)
+        return text if len(text) <= 60 else text[:57] + "..."
+
     try:
         array = np.array(value.data if isinstance(value, Tensor) else value)  # a copy
     except ValueError:
-        raise ValueError(f"{name} must be a regular array of numbers, got a ragged {shown}") from None
+        raise ValueError(f"{name} must be a regular array of numbers, got a ragged {shown()}") from None
     if array.dtype.kind not in "iuf":
-        raise TypeError(f"{name} must be real numbers (a list, an array or a Tensor), got {shown} "
+        raise TypeError(f"{name} must be real numbers (a list, an array or a Tensor), got {shown()} "
                         f"(NumPy dtype {array.dtype})")
-    return array.astype(np.float64)
+    return array.astype(np.float64, copy=False)
 
 # %% ../../modules/04_losses/losses.ipynb #broadcast-weight-export
 def _broadcast_weight(weight, shape, dtype, name):
@@ -57,12 +61,13 @@ def _broadcast_weight(weight, shape, dtype, name):
 
 # %% ../../modules/04_losses/losses.ipynb #reduction-type-export
 Reduction = Literal["mean", "sum", "none"]
+_REDUCTIONS = get_args(Reduction)  # read once: the check runs on every call
 
 # %% ../../modules/04_losses/losses.ipynb #check-reduction-export
 def _check_reduction(reduction):
     """Return `reduction` if it is one of 'mean', 'sum', 'none'; otherwise a ValueError listing them."""
-    if not isinstance(reduction, str) or reduction not in get_args(Reduction):
-        valid = ", ".join(repr(r) for r in get_args(Reduction))
+    if not isinstance(reduction, str) or reduction not in _REDUCTIONS:
+        valid = ", ".join(repr(r) for r in _REDUCTIONS)
         raise ValueError(f"reduction={reduction!r} is not valid; expected one of {valid}")
     return reduction
 
@@ -70,7 +75,7 @@ def _check_reduction(reduction):
 def _accumulator(dtype):
     """The dtype in which to add up values of `dtype`: float32 for float16, otherwise `dtype` itself."""
     dtype = np.dtype(dtype)
-    return np.dtype(np.float32) if dtype == np.float16 else dtype
+    return np.dtype(np.float32) if dtype.char == "e" else dtype  # "e": NumPy's code for float16
 
 # %% ../../modules/04_losses/losses.ipynb #reduce-export
 def _reduce(loss, reduction, total=None):
@@ -82,13 +87,13 @@ def _reduce(loss, reduction, total=None):
     """
     if reduction == "none":
         return loss
-    acc = _accumulator(loss.dtype)
+    summed = np.add.reduce(loss, axis=None, dtype=_accumulator(loss.dtype))
     if reduction == "sum":
-        return loss.sum(dtype=acc).astype(loss.dtype)
+        return summed.astype(loss.dtype)
     total = loss.size if total is None else total
     if total == 0:
         return np.array(np.nan, dtype=loss.dtype)
-    return (loss.sum(dtype=acc) / total).astype(loss.dtype)
+    return (summed / total).astype(loss.dtype)
 
 # %% ../../modules/04_losses/losses.ipynb #reduce-backward-export
 def _reduce_backward(reduction, total):
@@ -171,6 +176,8 @@ def log_softmax(x, dim=-1):
 # %% ../../modules/04_losses/losses.ipynb #check-label-smoothing-export
 def _check_label_smoothing(label_smoothing):
     """`label_smoothing` as a float if it is a number in [0, 1]; otherwise a TypeError or ValueError naming it."""
+    if type(label_smoothing) is float and 0.0 <= label_smoothing <= 1.0:  # the usual case, checked first
+        return label_smoothing
     if isinstance(label_smoothing, bool) or not isinstance(label_smoothing, numbers.Real):
         raise TypeError(f"label_smoothing must be a number in [0, 1], got {label_smoothing!r} "
                         f"of type {type(label_smoothing).__name__}")
@@ -181,6 +188,8 @@ def _check_label_smoothing(label_smoothing):
 # %% ../../modules/04_losses/losses.ipynb #check-ignore-index-export
 def _check_ignore_index(ignore_index):
     """`ignore_index` as an int (the class index whose targets are left out); otherwise a TypeError naming it."""
+    if type(ignore_index) is int:  # the usual case, checked first (bool is a subclass of int, not int itself)
+        return ignore_index
     if isinstance(ignore_index, bool) or not isinstance(ignore_index, numbers.Integral):
         raise TypeError(f"ignore_index must be an int (the target value to leave out, -100 by default), "
                         f"got {ignore_index!r} of type {type(ignore_index).__name__}")
@@ -199,12 +208,14 @@ def _class_weight(weight, num_classes, dtype):
 
 # %% ../../modules/04_losses/losses.ipynb #cross-entropy-rows-export
 def _cross_entropy_rows(logits, target, ignore_index):
-    """Check a cross entropy's logits and target, and lay them out as rows of C class scores.
+    """Check a cross entropy's logits and target, and lay them out for the kernel without moving the logits.
 
-    Returns (x, t, loss_shape): x (R, C); t either (R,) int64 class indices or (R, C) probabilities of
-    x's dtype; loss_shape the shape of the per-element loss (the target's index shape).
-    Class indices may have any integer dtype, or be whole floats; ignore_index is exempt from the range check.
-    Refused: bool targets, and targets of the logits' shape that are not floating point.
+    Returns (x, t, loss_shape, ignored): x is (R, C) rows for logits (N, C) or (C,), and (N, C, D) for
+    K-dimensional logits (N, C, d1, ...), D = d1 * ..., a reshape that keeps the logits' layout; t is either
+    int64 class indices, one per row, flat (the caller's own array when it already is one: never written to),
+    or probabilities of x's shape and dtype; loss_shape is the target's index shape; ignored says whether any
+    target is ignore_index. Class indices may have any integer dtype, or be whole floats; ignore_index is
+    exempt from the range check. Refused: bool targets, and targets of the logits' shape that are not floats.
     """
     if logits.ndim == 0:
         raise ValueError("cross_entropy needs logits of shape (C,), (N, C) or (N, C, d1, ...), got a 0-d array "
@@ -214,42 +225,38 @@ def _cross_entropy_rows(logits, target, ignore_index):
     if C == 0:
         raise ValueError(f"cross_entropy needs at least one class, got logits of shape {logits.shape}")
     raw, target = target, _to_array(target)
-    if target.dtype == np.bool_:
+    if target.dtype.kind == "b":
         raise ValueError(f"cross_entropy got a target of dtype bool and shape {target.shape}; expected integer class "
                          f"indices of shape {index_shape} or floating-point probabilities of shape {logits.shape}")
     if target.shape not in (logits.shape, index_shape):
         raise ValueError(f"cross_entropy got logits of shape {logits.shape} and target of shape {target.shape}; "
                          f"expected class indices of shape {index_shape} or probabilities of shape {logits.shape}")
-
-    def rows(a):  # K-dimensional: move the class axis last, then flatten the rest
-        return np.moveaxis(a, 1, -1).reshape(-1, C) if a.ndim > 2 else a.reshape(-1, C)
-
-    x = rows(logits)
+    if logits.ndim > 2:  # K-dimensional: the classes stay on axis 1, the positions after them are flattened
+        x = logits.reshape(logits.shape[0], C, int(np.prod(logits.shape[2:])))
+    else:
+        x = logits if logits.ndim == 2 else logits.reshape(1, C)
     if target.shape == logits.shape:
         if target.dtype.kind != "f":  # most likely indices of the wrong shape, not a distribution
             raise ValueError(f"cross_entropy got a target of dtype {target.dtype} and shape {target.shape} for logits "
                              f"of shape {logits.shape}: class indices have shape {index_shape}, and probabilities "
                              "(the logits' shape) must be floating point, e.g. a one-hot of floats")
-        return x, rows(_as_float(raw, x.dtype)), index_shape  # probabilities read at the logits' precision
-    t = target.reshape(-1)
+        return x, _as_float(raw, x.dtype).reshape(x.shape), index_shape, False  # read at the logits' precision
+    t = target if target.ndim == 1 else target.reshape(-1)
     if t.dtype.kind == "f":
         fraction = t != np.round(t)  # NaN counts as a fraction too
         if fraction.any():
             raise ValueError(f"cross_entropy got class index {t[fraction][0]!s} in a float target; class "
                              "indices must be whole numbers (or give probabilities of the logits' shape)")
+    elif t.size and not 0 <= ignore_index < C:  # the usual case in one pass: read as unsigned, a negative is huge
+        indices = t.astype(np.int64, copy=False)
+        if np.maximum.reduce(indices.view(np.uint64)) < C:
+            return x, indices, index_shape, False
     valid = ((t >= 0) & (t < C)) | (t == ignore_index)
     if not valid.all():
         bad = t[~valid][0]
         raise IndexError(f"cross_entropy got class index {int(bad) if float(bad).is_integer() else bad!s}, "
                          f"outside the valid range [0, {C}) for logits with {C} classes (ignore_index={ignore_index})")
-    return x, t.astype(np.int64), index_shape
-
-# %% ../../modules/04_losses/losses.ipynb #from-rows-export
-def _from_rows(rows, shape):
-    """Undo `_cross_entropy_rows` on an (R, C) array: back to the logits' `shape`."""
-    if len(shape) > 2:
-        return np.moveaxis(rows.reshape(shape[:1] + shape[2:] + shape[1:2]), -1, 1)
-    return rows.reshape(shape)
+    return x, t.astype(np.int64, copy=False), index_shape, bool((t == ignore_index).any())
 
 # %% ../../modules/04_losses/losses.ipynb #stretch-kernel-export
 def _softmax_rows_stretch(x, coef=None):
@@ -281,60 +288,95 @@ def _target_class_grad(grad, t, upstream):
 # %% ../../modules/04_losses/losses.ipynb #cross-entropy-function-export
 class CrossEntropyFunction(Function):
     """Cross entropy of logits against class indices or probabilities; see `cross_entropy` for the options."""
+    kernel = staticmethod(softmax_rows)  # the row kernel; `tito bench losses --stretch` runs yours (04.9) here
 
     @staticmethod
     def forward(ctx, input, target, weight=None, ignore_index=-100, reduction="mean", label_smoothing=0.0):
         _check_reduction(reduction)
         eps, ignore_index = _check_label_smoothing(label_smoothing), _check_ignore_index(ignore_index)
         logits = _as_float(input)
-        x, t, loss_shape = _cross_entropy_rows(logits, target, ignore_index)
-        R, C = x.shape
-        w = _class_weight(weight, C, x.dtype)
-        acc = _accumulator(x.dtype)  # float16 logits: sums in float32
-        ctx.shape, ctx.eps, ctx.w, ctx.probabilities = logits.shape, eps, w, t.ndim == 2
-        if ctx.probabilities:  # Q_n = ((1 - eps) P_n + eps/C) w                                    (stage 3)
-            q = (1 - eps) * t + eps / C if eps else t
-            q = q * w if w is not None else q
-            a, total = q.sum(axis=1, dtype=acc), R
-        else:  # Q_n = (1 - eps) w[t_n] onehot(t_n) + eps/C w, for the rows not ignored: never built as a matrix
-            if w is None and not np.any(t == ignore_index):
-                w_t = kept = np.ones(R, x.dtype)  # every row counts once                      (stage 1)
-            else:
-                t, w_t, kept = _target_weights(t, w, ignore_index, x.dtype)  #                 (stage 2)
+        x, t, loss_shape, ignored = _cross_entropy_rows(logits, target, ignore_index)
+        C, acc = x.shape[1], _accumulator(x.dtype)  # float16 logits: sums in float32
+        R, w = x.size // C, _class_weight(weight, C, x.dtype)
+        W = C if w is None else w.sum(dtype=acc)  # the uniform distribution's weight, sum_c w_c
+        probabilities, w_t, kept = t.ndim > 1, None, None
+        if probabilities:  # Q_n = ((1 - eps) P_n + eps/C) w                                        (stage 3)
+            total = R
+            a = (1 - eps) * (t.sum(axis=1, dtype=acc) if w is None else np.einsum("nc...,c->n...", t, w, dtype=acc)) + eps * W / C
+        elif w is None and not ignored:  # Q_n = (1 - eps) onehot(t_n) + eps/C: every row counts once  (stage 1)
+            total, a = R, None
+        else:  # Q_n = (1 - eps) w[t_n] onehot(t_n) + eps/C w, 0 for an ignored row                  (stage 2)
+            t, w_t, kept = _target_weights(t, w, ignore_index, x.dtype)
             total = w_t.sum(dtype=acc)
-            a = (1 - eps) * w_t + (eps / C) * (C if w is None else w.sum(dtype=acc)) * kept if eps else w_t
+            a = (1 - eps) * w_t + (eps * W / C) * kept if eps else w_t
         ctx.scale = scale = _reduce_backward(reduction, total)
-        m, s, grad = softmax_rows(x, a * scale if ctx.needs_grad else None)
-        if ctx.probabilities:
-            loss = _probability_loss(x, m, s, q)
-            ctx.save_for_backward(grad, q)
+        coef = None  # a_n * scale, what the kernel scales row n's softmax by: only when a backward follows
+        if ctx.needs_grad:
+            coef = np.full(R, scale, acc) if a is None else (a * scale).reshape(-1)
+        nll = None
+        if x.ndim == 2 and not eps and not probabilities:  # only the target column is left to do
+            m, s, grad = CrossEntropyFunction.kernel(x, coef)
+            nll = _target_class_loss(x, t, m, s)
+            if grad is not None:
+                _target_class_grad(grad, t, coef)  # coef = scale * w[t_n]: what this row's target is worth
+        else:  # every block, while it is in the cache: see _cross_entropy_stages
+            nll, u = np.empty(R, acc), (np.empty(R, acc) if eps else None)
+            stages = _cross_entropy_stages(x, t, w, eps, scale, w_t, kept, nll, u, coef is not None)
+            block_bytes = max(2**16, min(2**21, x.nbytes // 64)) if eps or probabilities else 2**21
+            m, s, grad = softmax_rows(x, coef, stages, block_bytes)
+        if probabilities:
+            loss = nll
         else:
-            loss = (1 - eps) * w_t * _target_class_loss(x, t, m, s)
+            loss = nll if w_t is None and not eps else (1 - eps) * (1 if w_t is None else w_t) * nll
             if eps:
-                loss += (eps / C) * kept * _uniform_loss(x, m, s, w)
-            loss = np.where(kept > 0, loss, 0)  # an ignored row costs 0, even if its logits are inf or NaN
-            ctx.save_for_backward(grad, t, w_t, kept)
-        return _reduce(loss.reshape(loss_shape).astype(x.dtype, copy=False), reduction, total)
+                loss = loss + (eps / C) * (1 if kept is None else kept) * u
+            if kept is not None:
+                loss = np.where(kept > 0, loss, 0)  # an ignored row costs 0, even if its logits are inf or NaN
+        if grad is not None:
+            ctx.row_shape = logits.shape[:1] + (1,) + logits.shape[2:]  # a per-target grad_output, along the classes
+            ctx.save_for_backward(grad if grad.shape == logits.shape else grad.reshape(logits.shape), kept)
+        loss = loss if loss.shape == loss_shape else loss.reshape(loss_shape)
+        return _reduce(loss if loss.dtype == x.dtype else loss.astype(x.dtype), reduction, total)
 
     @staticmethod
     def backward(ctx, grad_output):
-        grad, *saved = ctx.saved_tensors
-        g = grad_output.reshape(-1) if grad_output.ndim else grad_output  # per row for 'none'
-        if not ctx.probabilities and g.ndim:
-            g = np.where(saved[2] > 0, g, 0)  # an ignored row's gradient is exactly 0, even for a NaN g
-        if g.ndim:
-            grad *= g[:, None]
-        elif g != 1:
-            grad *= g
-        upstream = ctx.scale * g  # d(result) / d(loss_n): per row, or one value for all rows
-        if ctx.probabilities:
-            _probability_grad(grad, np.broadcast_to(upstream, grad.shape[:1]), saved[0])
-        else:
-            t, w_t, kept = saved
-            _target_class_grad(grad, t, upstream * (1 - ctx.eps) * w_t)
-            if ctx.eps:
-                _uniform_grad(grad, upstream * (ctx.eps / grad.shape[1]) * kept, ctx.w)
-        return _from_rows(grad, ctx.shape)
+        grad, kept = ctx.saved_tensors  # the forward left scale * (a_n softmax(x_n) - Q_n): times grad_output
+        if grad_output.ndim:  # 'none': one value per target
+            g = grad_output if kept is None else np.where(kept.reshape(grad_output.shape) > 0, grad_output, 0)
+            grad *= g.reshape(ctx.row_shape)  # an ignored row's gradient is exactly 0, even for a NaN g
+        elif float(grad_output) != 1.0:
+            grad *= grad_output
+        return grad
+
+# %% ../../modules/04_losses/losses.ipynb #cross-entropy-stages-export
+def _cross_entropy_stages(x, t, w, eps, scale, w_t, kept, nll, u, grad_wanted):
+    """The kernel's each_block for K-dimensional logits, label smoothing and probability targets.
+
+    On each block of rows: the stages' losses into nll (and the uniform part into u), and, when a gradient is
+    wanted, the stages' targets subtracted from the kernel's scale * a_n * softmax(x_n) in place.
+    """
+    C = x.shape[1]
+
+    def stages(rows, rows_of, m, s, e):
+        x_rows = rows_of(x)
+        if t.ndim > 1:  # probabilities, made into Q one block at a time
+            q = rows_of(t)
+            q = (1 - eps) * q + eps / C if eps else q
+            q = q * w if w is not None else q
+            nll[rows] = _probability_loss(x_rows, m, s, q)
+            if grad_wanted:
+                _probability_grad(e, np.full(len(m), scale), q)
+            return
+        t_rows = t[rows]
+        nll[rows] = _target_class_loss(x_rows, t_rows, m, s)
+        if eps:
+            u[rows] = _uniform_loss(x_rows, m, s, w)
+        if grad_wanted:
+            ones = np.ones(len(m), e.dtype)
+            _target_class_grad(e, t_rows, scale * (1 - eps) * (ones if w_t is None else w_t[rows]))
+            if eps:
+                _uniform_grad(e, scale * eps / C * (ones if kept is None else kept[rows]), w)
+    return stages
 
 # %% ../../modules/04_losses/losses.ipynb #cross-entropy-export
 def cross_entropy(input, target, weight=None, ignore_index=-100, reduction="mean", label_smoothing=0.0):
