@@ -13,7 +13,7 @@ from typing import Literal, get_args
 import numpy as np
 
 from .autograd import Function, Module
-from .kernels import softmax_rows
+from .kernels import _CORES, _map_blocks, softmax_rows
 from .tensor import Tensor, _as_float, _check_dim, _to_array
 
 # %% ../../modules/04_losses/losses.ipynb #same-shape-export
@@ -102,6 +102,67 @@ def _reduce_backward(reduction, total):
         return 1 / float(total) if total != 0 else 0.0  # a Python float: it keeps the gradient's dtype
     return 1.0
 
+# %% ../../modules/04_losses/losses.ipynb #squared-error-export
+def _squared_error(x, y):
+    """(loss, derivative) of each element: (x - y)^2, and its derivative with respect to x, 2 (x - y).
+
+    Shape: x and y the same -> two arrays of that shape.
+    """
+    ### BEGIN SOLUTION 04.1
+    diff = x - y
+    return diff * diff, 2 * diff
+    ### END SOLUTION
+
+# %% ../../modules/04_losses/losses.ipynb #elementwise-loss-export
+def _elementwise_loss(ctx, elements, x, *others, weight=None, reduction="mean", dtype=None):
+    """Run an elementwise loss: elements(x, *others) gives (loss, derivative) per element, for blocks of x.
+
+    The blocks stay in the CPU's cache for all the passes of `elements` and are shared among the cores. The
+    weight (None, or broadcasting to x) multiplies both; 'mean' and 'sum' add the losses up block by block,
+    'none' keeps them. When a backward will follow, scale * weight * derivative goes into one gradient buffer
+    (x's shape, `dtype`), saved for the backward, which multiplies it by grad_output.
+    Shape: x; others (None, or broadcasting to x) -> the reduced loss () or x's shape, in `dtype` (default x's).
+    """
+    dtype, shape = np.dtype(dtype or x.dtype), x.shape
+    ctx.scale = scale = _reduce_backward(reduction, x.size)
+    arrays = [a if a is None or a.shape == shape else np.broadcast_to(a, shape) for a in (x, *others, weight)]
+    arrays = [a if a is None else a.reshape(1) for a in arrays] if x.ndim == 0 else arrays  # a 0-d input: one row
+    rows = arrays[0].shape[0]
+    step = max(1, 2**15 // max(1, x.size // max(1, rows)))  # rows per block: about 32,768 elements
+    loss = np.empty(arrays[0].shape, dtype) if reduction == "none" else None
+    grad = np.empty(arrays[0].shape, dtype) if ctx.needs_grad else None
+    starts = range(0, rows, step)
+    sums = np.zeros(len(starts), _accumulator(dtype))
+
+    def one_block(start):
+        block = slice(start, start + step)
+        *inputs, w = [a if a is None else a[block] for a in arrays]
+        value, derivative = elements(*inputs)
+        if w is not None:
+            value, derivative = value * w, derivative * w
+        if loss is None:
+            sums[start // step] = np.add.reduce(value, axis=None, dtype=sums.dtype)
+        else:
+            loss[block] = value
+        if grad is not None:
+            np.multiply(derivative, scale, out=grad[block], casting="same_kind")
+
+    _map_blocks(one_block, starts, threads=1 if x.size < 2**18 else _CORES)  # small: threads cost more than they save
+    ctx.save_for_backward(None if grad is None else grad.reshape(shape))
+    if loss is not None:
+        return loss.reshape(shape)
+    if reduction == "mean" and x.size == 0:
+        return np.array(np.nan, dtype)  # the mean over nothing, as in PyTorch
+    return np.asarray(sums.sum() * (scale if reduction == "mean" else 1.0)).astype(dtype)
+
+# %% ../../modules/04_losses/losses.ipynb #elementwise-backward-export
+def _elementwise_backward(ctx, grad_output):
+    """The gradient that `_elementwise_loss` saved, times grad_output (one number, or one per element)."""
+    (grad,) = ctx.saved_tensors
+    if grad_output.ndim or float(grad_output) != 1.0:
+        grad *= grad_output
+    return grad
+
 # %% ../../modules/04_losses/losses.ipynb #mse-loss-export
 class MSELossFunction(Function):
     """Mean squared error: loss_i = (input_i - target_i)^2, reduced; the gradient is 2 (input - target) * scale * g."""
@@ -112,19 +173,11 @@ class MSELossFunction(Function):
         x = _as_float(input)
         y = _as_float(target, x.dtype)
         _check_same_shape("mse_loss", x, y)
-        ### BEGIN SOLUTION 04.1
-        diff = x - y
-        ctx.save_for_backward(diff)
-        ctx.scale = _reduce_backward(reduction, diff.size)
-        return _reduce(diff * diff, reduction)
-        ### END SOLUTION
+        return _elementwise_loss(ctx, _squared_error, x, y, reduction=reduction)
 
     @staticmethod
     def backward(ctx, grad_output):
-        ### BEGIN SOLUTION 04.1
-        (diff,) = ctx.saved_tensors
-        return 2 * diff * (ctx.scale * grad_output)
-        ### END SOLUTION
+        return _elementwise_backward(ctx, grad_output)
 
 # %% ../../modules/04_losses/losses.ipynb #mse-loss-function-export
 def mse_loss(input, target, reduction="mean"):
@@ -450,10 +503,27 @@ def _probability_grad(grad, upstream, q):
 # %% ../../modules/04_losses/losses.ipynb #check-unit-interval-export
 def _check_unit_interval(name, values):
     """A ValueError naming the first value outside [0, 1] (NaN included), as binary cross entropy needs."""
+    if values.size and np.minimum.reduce(values, axis=None) >= 0 and np.maximum.reduce(values, axis=None) <= 1:
+        return  # two quick passes; NaN fails them too (it is neither >= 0 nor <= 1)
     outside = ~((values >= 0) & (values <= 1))
     if outside.any():
         raise ValueError(f"binary_cross_entropy needs {name} values in [0, 1], got {values[outside][0]!s} "
                          f"({int(outside.sum())} of {values.size} outside)")
+
+# %% ../../modules/04_losses/losses.ipynb #bce-elements-export
+def _bce_elements(p, y):
+    """(loss, derivative) of each element, for probabilities p: -(y log p + (1 - y) log(1 - p)), each log
+    clamped at -100, and its derivative with respect to p, (p - y) / max(p (1 - p), 1e-12).
+
+    Shape: p and y the same -> two arrays of that shape (the derivative in float32 for float16 p).
+    """
+    ### BEGIN SOLUTION 04.7
+    log_p = np.maximum(np.log(p), -100)  # log(0) = -inf, clamped to -100
+    log_1mp = np.maximum(np.log1p(-p), -100)
+    # PyTorch's 1e-12 is a float32 number; using the same one keeps float64 gradients at p = 0 or 1 identical.
+    # With float16 p, np.maximum promotes to float32 (float16 cannot hold 1e-12), as PyTorch computes it.
+    return -y * log_p - (1 - y) * log_1mp, (p - y) / np.maximum(p * (1 - p), np.float32(1e-12))
+    ### END SOLUTION
 
 # %% ../../modules/04_losses/losses.ipynb #bce-export
 class BinaryCrossEntropyFunction(Function):
@@ -468,27 +538,12 @@ class BinaryCrossEntropyFunction(Function):
         _check_unit_interval("input", p)
         _check_unit_interval("target", y)
         w = _broadcast_weight(weight, p.shape, p.dtype, "weight")
-        ### BEGIN SOLUTION 04.7
-        log_p = np.maximum(np.log(p), -100)  # log(0) = -inf, clamped to -100
-        log_1mp = np.maximum(np.log1p(-p), -100)
-        loss = -y * log_p - (1 - y) * log_1mp
-        if w is not None:
-            loss = loss * w
-        ctx.save_for_backward(p, y, w)
-        ctx.scale = _reduce_backward(reduction, p.size)
-        return _reduce(loss, reduction)
-        ### END SOLUTION
+        # float16: the gradient, 1e12 at p = 0 or 1, rounds to inf, as in PyTorch
+        return _elementwise_loss(ctx, _bce_elements, p, y, weight=w, reduction=reduction)
 
     @staticmethod
     def backward(ctx, grad_output):
-        ### BEGIN SOLUTION 04.7
-        p, y, w = ctx.saved_tensors
-        # PyTorch's 1e-12 is a float32 number; using the same one keeps float64 gradients at p = 0 or 1 identical.
-        # With float16 p, np.maximum promotes to float32 (float16 cannot hold 1e-12): round back at the end.
-        grad = (p - y) / np.maximum(p * (1 - p), np.float32(1e-12)) * (ctx.scale * grad_output)
-        grad = grad * w if w is not None else grad
-        return grad.astype(p.dtype, copy=False)  # float16: 1e12 at p = 0 or 1 rounds to inf, as in PyTorch
-        ### END SOLUTION
+        return _elementwise_backward(ctx, grad_output)
 
 # %% ../../modules/04_losses/losses.ipynb #bce-function-export
 def binary_cross_entropy(input, target, weight=None, reduction="mean"):
@@ -500,6 +555,22 @@ def binary_cross_entropy(input, target, weight=None, reduction="mean"):
     """
     return BinaryCrossEntropyFunction.apply(input, target, weight=weight, reduction=reduction)
 
+# %% ../../modules/04_losses/losses.ipynb #bce-with-logits-elements-export
+def _bce_with_logits_elements(x, y, pos_weight):
+    """(loss, derivative) of each element, for logits x: (1 - y) x - (1 + (pw - 1) y) logsigmoid(x), computed
+    stably, and its derivative with respect to x, (1 + (pw - 1) y) sigmoid(x) - pw y.
+
+    Shape: x and y the same, pos_weight None (pw = 1) or of their shape -> two arrays of that shape.
+    """
+    ### BEGIN SOLUTION 04.8
+    log_sigmoid = np.minimum(x, 0) - np.log1p(np.exp(-np.abs(x)))  # exp of numbers <= 0 only: no overflow
+    sigmoid = np.exp(log_sigmoid)
+    if pos_weight is None:
+        return (1 - y) * x - log_sigmoid, sigmoid - y
+    positive = 1 + (pos_weight - 1) * y
+    return (1 - y) * x - positive * log_sigmoid, positive * sigmoid - pos_weight * y
+    ### END SOLUTION
+
 # %% ../../modules/04_losses/losses.ipynb #bce-with-logits-export
 class BinaryCrossEntropyWithLogitsFunction(Function):
     """Binary cross entropy of logits, computed stably; the gradient is w ((1 + (pw - 1) y) sigmoid(x) - pw y) * scale * g."""
@@ -508,32 +579,17 @@ class BinaryCrossEntropyWithLogitsFunction(Function):
     def forward(ctx, input, target, weight=None, pos_weight=None, reduction="mean"):
         _check_reduction(reduction)
         x = _as_float(input)
-        ctx.dtype = dtype = x.dtype  # of the results
+        dtype = x.dtype  # of the results
         x = x.astype(_accumulator(dtype), copy=False)  # float16 is computed in float32: its terms nearly cancel
         y = _as_float(target, x.dtype)
         _check_same_shape("binary_cross_entropy_with_logits", x, y)
         w = _broadcast_weight(weight, x.shape, x.dtype, "weight")
         pw = _broadcast_weight(pos_weight, x.shape, x.dtype, "pos_weight")
-        ### BEGIN SOLUTION 04.8
-        log_sigmoid = np.minimum(x, 0) - np.log1p(np.exp(-np.abs(x)))
-        positive = 1 + (pw - 1) * y if pw is not None else 1
-        loss = (1 - y) * x - positive * log_sigmoid
-        if w is not None:
-            loss = loss * w
-        ctx.save_for_backward(np.exp(log_sigmoid), y, w, pw)
-        ctx.scale = _reduce_backward(reduction, x.size)
-        return _reduce(loss.astype(dtype, copy=False), reduction)
-        ### END SOLUTION
+        return _elementwise_loss(ctx, _bce_with_logits_elements, x, y, pw, weight=w, reduction=reduction, dtype=dtype)
 
     @staticmethod
     def backward(ctx, grad_output):
-        ### BEGIN SOLUTION 04.8
-        sigmoid, y, w, pw = ctx.saved_tensors
-        error = (1 + (pw - 1) * y) * sigmoid - pw * y if pw is not None else sigmoid - y
-        grad = error * (ctx.scale * grad_output)
-        grad = grad * w if w is not None else grad
-        return grad.astype(ctx.dtype, copy=False)  # float16 was computed in float32
-        ### END SOLUTION
+        return _elementwise_backward(ctx, grad_output)
 
 # %% ../../modules/04_losses/losses.ipynb #bce-with-logits-function-export
 def binary_cross_entropy_with_logits(input, target, weight=None, pos_weight=None, reduction="mean"):
