@@ -1,10 +1,11 @@
-"""The elementwise student tasks on their own: each element's loss and its derivative, by hand and against
-central differences of the loss itself (04.1 MSE, 04.7 BCE, 04.8 BCE with logits)."""
+"""The elementwise student tasks on their own: MSE's forward, which makes its gradient (04.1), and each element's
+loss and derivative for BCE (04.7) and BCE with logits (04.8), by hand and against central differences."""
 import numpy as np
 import pytest
 from gradcheck import numerical_grad
 
-from tinytorch.core.losses import _bce_elements, _bce_with_logits_elements, _squared_error
+from tinytorch.core.autograd import Context
+from tinytorch.core.losses import MSELossFunction, _bce_elements, _bce_with_logits_elements
 
 
 def _derivative_matches_the_loss(elements, x, *others):
@@ -15,15 +16,33 @@ def _derivative_matches_the_loss(elements, x, *others):
 
 
 @pytest.mark.task("04.1")
-def test_squared_error_is_the_square_of_the_difference_and_its_derivative_twice_the_difference():
-    loss, derivative = _squared_error(np.array([3.0, -1.0, 0.5]), np.array([1.0, 1.0, 0.5]))
-    assert loss.tolist() == [4.0, 4.0, 0.0] and derivative.tolist() == [4.0, -4.0, 0.0]
+@pytest.mark.parametrize("reduction", ["mean", "sum", "none"])
+def test_mse_forward_makes_the_gradient_when_a_backward_follows(reduction):
+    x, y = np.array([3.0, -1.0, 0.5]), np.array([1.0, 1.0, 0.5])
+    ctx = Context()
+    loss = MSELossFunction.forward(ctx, x, y, reduction=reduction)
+    expected = {"mean": 8 / 3, "sum": 8.0, "none": [4.0, 4.0, 0.0]}[reduction]
+    np.testing.assert_allclose(loss, expected)
+    scale = 1 / 3 if reduction == "mean" else 1.0
+    np.testing.assert_allclose(ctx.saved_tensors[0], [4.0 * scale, -4.0 * scale, 0.0])  # 2 (x - y) * scale
+    assert x.tolist() == [3.0, -1.0, 0.5] and y.tolist() == [1.0, 1.0, 0.5]  # the inputs are left alone
 
 
 @pytest.mark.task("04.1")
-def test_squared_error_derivative_matches_central_differences():
+def test_mse_forward_without_a_backward_keeps_nothing():
+    ctx = Context(needs_grad=False)
+    assert MSELossFunction.forward(ctx, np.array([1.0, 2.0]), np.array([0.0, 0.0])) == 2.5
+    assert ctx.saved_tensors == ()
+
+
+@pytest.mark.task("04.1")
+def test_mse_gradient_matches_central_differences():
     rng = np.random.default_rng(0)
-    _derivative_matches_the_loss(_squared_error, rng.normal(size=(3, 4)), rng.normal(size=(3, 4)))
+    x, y = rng.normal(size=(3, 4)), rng.normal(size=(3, 4))
+    ctx = Context()
+    MSELossFunction.forward(ctx, x, y)
+    numeric = numerical_grad(lambda z: float(MSELossFunction.forward(Context(False), z, y)), x.copy())
+    np.testing.assert_allclose(MSELossFunction.backward(ctx, np.array(1.0)), numeric, rtol=1e-6, atol=1e-9)
 
 
 @pytest.mark.task("04.7")

@@ -16,8 +16,9 @@ from tinytorch.core.losses import (
     BinaryCrossEntropyWithLogitsLoss,
     CrossEntropyLoss,
     MSELoss,
+    _bce_elements,
     _elementwise_loss,
-    _squared_error,
+    _reduce_squares,
     cross_entropy,
 )
 from tinytorch.core.tensor import Tensor
@@ -250,14 +251,27 @@ def test_probability_targets_on_many_blocks_match_the_reference():
 @pytest.mark.parametrize("reduction", ["mean", "sum", "none"])
 def test_the_elementwise_engine_on_many_blocks_equals_the_whole_array_formula(reduction):
     rng = np.random.default_rng(14)
-    x, y = rng.normal(size=(700, 1000)), rng.normal(size=(700, 1000))  # 22 blocks, two threads
+    p, y = rng.uniform(0.01, 0.99, (700, 1000)), rng.random((700, 1000))  # 11 blocks, two threads
+    weight = rng.uniform(0.5, 2.0, 1000)
     ctx = Context()
-    value = _elementwise_loss(ctx, _squared_error, x, y, reduction=reduction)
-    squares = (x - y) ** 2
-    expected = {"mean": squares.mean(), "sum": squares.sum(), "none": squares}[reduction]
+    value = _elementwise_loss(ctx, _bce_elements, p, y, weight=weight, reduction=reduction)
+    losses = -weight * (y * np.log(p) + (1 - y) * np.log1p(-p))
+    expected = {"mean": losses.mean(), "sum": losses.sum(), "none": losses}[reduction]
     np.testing.assert_allclose(value, expected, rtol=1e-12)
-    scale = 1 / x.size if reduction == "mean" else 1.0
-    np.testing.assert_allclose(ctx.saved_tensors[0], 2 * (x - y) * scale, rtol=1e-12)
+    scale = 1 / p.size if reduction == "mean" else 1.0
+    np.testing.assert_allclose(ctx.saved_tensors[0], weight * (p - y) / (p * (1 - p)) * scale, rtol=1e-12)
+
+
+@pytest.mark.parametrize("dtype", [np.float16, np.float32, np.float64])
+def test_the_sum_of_squares_of_millions_stays_as_accurate_as_a_pairwise_sum(dtype):
+    d = np.random.default_rng(17).normal(size=3_000_000).astype(dtype)
+    exact = np.sum(d.astype(np.float64) ** 2)
+    tol = {np.float16: 1e-3, np.float32: 1e-6, np.float64: 1e-12}[dtype]
+    mean = _reduce_squares(d, "mean")
+    assert mean.dtype == dtype
+    np.testing.assert_allclose(float(mean), exact / d.size, rtol=tol)
+    if dtype != np.float16:  # 3 million is past float16's largest number, 65,504: there the sum is inf, as in PyTorch
+        np.testing.assert_allclose(float(_reduce_squares(d, "sum")), exact, rtol=tol)
 
 
 def test_the_elementwise_engine_broadcasts_weight_and_pos_weight_within_each_block():
@@ -286,3 +300,28 @@ def test_a_backward_with_grad_output_two_doubles_the_saved_gradient():
     loss = MSELoss(reduction="sum")
     loss(np.array([1.0, 2.0]), np.array([0.0, 0.0]))
     assert loss.backward(Tensor(np.array(2.0))).data.tolist() == [4.0, 8.0]
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("spread", [1.0, 30.0, 200.0], ids=["small", "wide", "beyond the shortcut"])
+def test_the_shortcut_without_the_subtraction_gives_the_shifted_numbers(dtype, spread):
+    rng = np.random.default_rng(16)
+    x = (rng.normal(size=(64, 1000)) * spread).astype(dtype)  # 64,000 numbers: big enough for the shortcut
+    x[3, :] -= 55.0  # a row whose maximum is far below 0, and numbers that underflow exp(x)
+    coef = rng.uniform(0.5, 2.0, 64).astype(dtype)
+    m, s, e = softmax_rows(x, coef)
+    rm, rs, rp = _reference_rows(x)
+    tol = 1e-12 if dtype == np.float64 else 2e-6
+    np.testing.assert_array_equal(m, rm.astype(dtype))
+    np.testing.assert_allclose(s, rs, rtol=tol)
+    # float32's x - m rounds in its last digit: probabilities below 1e-12 may be off by more than tol, relatively
+    np.testing.assert_allclose(e, rp * coef[:, None], rtol=tol, atol=1e-30 if dtype == np.float64 else 1e-12)
+
+
+def test_a_row_of_nan_or_inf_takes_the_careful_path():
+    x = np.zeros((64, 1000), np.float32)
+    x[0, 0], x[1, 0] = np.nan, np.inf
+    with np.errstate(invalid="ignore"):  # inf - inf: the kernel runs under its caller's errstate, as in the losses
+        m, s, e = softmax_rows(x, np.ones(64, np.float32))
+    assert np.isnan(m[0]) and np.isinf(m[1]) and np.all(np.isnan(e[:2]) | (e[:2] == 0))
+    np.testing.assert_allclose(e[2:], 1e-3, rtol=1e-6)

@@ -12,12 +12,16 @@ import numpy as np
 from .tensor import Tensor, _as_float
 
 # %% ../../modules/02_activations/activations.ipynb #grad-mode-export
-_grad_mode = threading.local()  # per thread: whether a forward saves for backward
+class _GradMode(threading.local):  # per thread: whether a forward saves for backward
+    enabled = True  # a thread that never entered no_grad() reads this class default
+
+
+_grad_mode = _GradMode()
 
 
 def is_grad_enabled():
     """False inside `with no_grad():`, True otherwise."""
-    return getattr(_grad_mode, "enabled", True)
+    return _grad_mode.enabled
 
 
 class no_grad(contextlib.ContextDecorator):
@@ -77,7 +81,11 @@ _FAILED, _USED = "the last forward raised", "backward already ran"  # states of 
 
 def _private(saved, inputs, output):
     """`saved`, with a copy of each array that shares memory with one of the caller's `inputs` or the `output`."""
-    theirs = [output] + [x for x in (x.data if isinstance(x, Tensor) else x for x in inputs) if isinstance(x, np.ndarray)]
+    theirs = [output]
+    for x in inputs:
+        x = x.data if isinstance(x, Tensor) else x
+        if isinstance(x, np.ndarray):
+            theirs.append(x)
     private = []
     for a in saved:
         if isinstance(a, np.ndarray):

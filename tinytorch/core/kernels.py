@@ -66,32 +66,56 @@ def _map_blocks(work, starts, threads=_CORES):
     for future in others:
         future.result()
 
+# %% ../../modules/04_losses/losses.ipynb #softmax-block-export
+_NO_SHIFT = {np.dtype(np.float32): 60.0, np.dtype(np.float64): 600.0}  # |row max| within which exp(x) is safe
+
+
+def _softmax_block(x, out, m, s, coef=None, each_shifted=None, rows=None):
+    """The four steps on one block of rows x (r, C): maxima into m, sums into s, exp(x - m) [* coef / s] into out.
+
+    When every row maximum is within +-60 (float32; +-600 for float64) and no hook needs x - m, exp(x) can neither
+    overflow nor underflow to 0, and exp(x) / sum exp(x) is the same softmax: step 2's subtraction is skipped,
+    one pass fewer, and s = sum exp(x) * exp(-m) is what it would have been.
+    """
+    np.maximum.reduce(x, axis=1, out=m)
+    limit = _NO_SHIFT.get(x.dtype) if each_shifted is None and x.size > 2**14 else None
+    shift = limit is None or not (-limit <= m.min() and m.max() <= limit)  # NaN and inf fail the test too
+    if shift:
+        np.subtract(x, m[:, None], out=out)
+        if each_shifted is not None:
+            each_shifted(rows, out)
+    np.exp(out if shift else x, out=out)
+    if out.flags.c_contiguous and out.size > 1024:  # rows in a row: einsum keeps several running sums in registers
+        np.einsum("ij->i", out, out=s, dtype=s.dtype)
+    else:  # few numbers, or transposed rows (NumPy then adds whole rows of positions at once)
+        np.add.reduce(out, axis=1, out=s, dtype=s.dtype)
+    if coef is not None:
+        out *= (coef / s)[:, None]
+    if not shift:
+        s *= np.exp(-m)
+
 # %% ../../modules/04_losses/losses.ipynb #softmax-rows-export
-def softmax_rows(x, coef=None, each_block=None, block_bytes=2**21):
+def softmax_rows(x, coef=None, each_block=None, block_bytes=2**21, each_shifted=None):
     """Row maxima m, exponential row sums s and, with `coef`, the scaled softmax e of logits x.
 
     x is (R, C), rows of C class scores, or (N, C, D): classes on axis 1, each of the N * D positions a row.
     Per row, m = max_c x and s = sum_c exp(x - m) (flat, one per row). With `coef` (one per row), e has x's shape
     and holds exp(x - m) * coef / s; without it, nothing of x's size is kept and e is None. Blocks of about
-    `block_bytes` stay in cache for all their passes and are shared among the cores; each_block(rows, rows_of,
-    m, s, e), if given, is called on each block right after: `rows` slices the flat rows, rows_of(a) is the
-    block of an array of x's shape as (r, C) rows (a transposed view for K-dim), e the block's rows of e.
+    `block_bytes` stay in cache for all their passes and are shared among the cores. Hooks, on each block:
+    each_shifted(rows, z) before the exponential, while z (the block's rows of e) holds x - m; each_block(rows,
+    rows_of, m, s, e) at the end. `rows` slices the flat rows; rows_of(a) is the block of an array of x's
+    shape as (r, C) rows (a transposed view for K-dim).
     Shape: x (R, C) or (N, C, D) -> m, s (R,) or (N * D,) (s in float32 for float16), e like x or None.
     """
+    # NumPy's errstate is the caller's: the losses run everything under errstate(all="ignore") (exp(-800) is 0)
     C, D = x.shape[1], (x.shape[2] if x.ndim == 3 else 1)
-    R, acc = x.shape[0] * D, np.promote_types(x.dtype, np.float32)  # float16: summed in float32
-    if x.ndim == 2 and each_block is None and x.nbytes <= block_bytes:  # one small block: the four steps, plainly
-        m = np.maximum.reduce(x, axis=1)
-        e = np.subtract(x, m[:, None])
-        np.exp(e, out=e)
-        s = np.einsum("ij->i", e, dtype=acc) if e.size > 1024 else np.add.reduce(e, axis=1, dtype=acc)
-        if coef is None:
-            return m, s, None
-        e *= (coef / s)[:, None]
+    R = x.shape[0] * D
+    m, s = np.empty(R, x.dtype), np.empty(R, np.promote_types(x.dtype, np.float32))  # float16: summed in float32
+    e = np.empty_like(x) if coef is not None else None
+    if x.ndim == 2 and each_block is each_shifted is None and x.nbytes <= block_bytes:  # one small block: plainly
+        _softmax_block(x, np.empty_like(x) if e is None else e, m, s, coef)
         return m, s, e
     step = max(1, block_bytes // max(1, C * x.itemsize))  # rows per block
-    m, s = np.empty(R, x.dtype), np.empty(R, acc)
-    e = np.empty_like(x) if coef is not None else None
     if D == 1:
         starts, x = range(0, R, step), x.reshape(R, C)
     else:  # a block never crosses from one of the N samples into the next
@@ -101,20 +125,11 @@ def softmax_rows(x, coef=None, each_block=None, block_bytes=2**21):
         stop = min(start + step, R if D == 1 else (start // D + 1) * D)
         n, d = divmod(start, D)
         rows_of = (lambda a: a.reshape(R, C)[start:stop]) if D == 1 else (lambda a: a[n, :, d:d + stop - start].T)
-        rows = slice(start, stop)
-        block, m_rows, s_rows = rows_of(x), m[rows], s[rows]
+        rows, block = slice(start, stop), rows_of(x)
         out = rows_of(e) if e is not None else np.empty(block.shape, x.dtype)
-        np.maximum.reduce(block, axis=1, out=m_rows)
-        np.subtract(block, m_rows[:, None], out=out)
-        np.exp(out, out=out)
-        if D == 1 and out.size > 1024:  # contiguous rows: einsum keeps several running sums in the vector registers
-            np.einsum("ij->i", out, out=s_rows, dtype=s.dtype)
-        else:  # few numbers, or transposed rows (NumPy then adds whole rows of positions at once)
-            np.add.reduce(out, axis=1, out=s_rows, dtype=s.dtype)
-        if coef is not None:
-            out *= (coef[rows] / s_rows)[:, None]
+        _softmax_block(block, out, m[rows], s[rows], None if coef is None else coef[rows], each_shifted, rows)
         if each_block is not None:
-            each_block(rows, rows_of, m_rows, s_rows, out)
+            each_block(rows, rows_of, m[rows], s[rows], out)
 
     _map_blocks(one_block, starts, threads=1 if x.nbytes < 2**20 else _CORES)  # small: threads cost more than they save
     return m, s, e

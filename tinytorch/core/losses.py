@@ -24,10 +24,11 @@ def _check_same_shape(name, input, target):
                          f"and target of shape {target.shape}")
 
 # %% ../../modules/04_losses/losses.ipynb #option-array-export
-def _option_array(value, name):
-    """A weight-like option (Tensor, array, list of real numbers) as a private float64 array, or None.
+def _option_array(value, name, copy=True):
+    """A weight-like option (Tensor, array, list of real numbers) as a float64 array (a private copy), or None.
 
     A TypeError for anything that is not real numbers (strings, None entries, complex, bool, dates).
+    With copy=False, a float64 array comes back as it is (for a caller that only reads it).
     """
     if value is None:
         return None
@@ -37,7 +38,7 @@ def _option_array(value, name):
         return text if len(text) <= 60 else text[:57] + "..."
 
     try:
-        array = np.array(value.data if isinstance(value, Tensor) else value)  # a copy
+        array = np.array(value.data if isinstance(value, Tensor) else value, copy=copy or None)
     except ValueError:
         raise ValueError(f"{name} must be a regular array of numbers, got a ragged {shown()}") from None
     if array.dtype.kind not in "iuf":
@@ -88,12 +89,11 @@ def _reduce(loss, reduction, total=None):
     if reduction == "none":
         return loss
     summed = np.add.reduce(loss, axis=None, dtype=_accumulator(loss.dtype))
-    if reduction == "sum":
-        return summed.astype(loss.dtype)
     total = loss.size if total is None else total
-    if total == 0:
+    if reduction == "mean" and total == 0:
         return np.array(np.nan, dtype=loss.dtype)
-    return (summed / total).astype(loss.dtype)
+    result = summed if reduction == "sum" else summed / total
+    return result if result.dtype == loss.dtype else result.astype(loss.dtype)
 
 # %% ../../modules/04_losses/losses.ipynb #reduce-backward-export
 def _reduce_backward(reduction, total):
@@ -102,62 +102,29 @@ def _reduce_backward(reduction, total):
         return 1 / float(total) if total != 0 else 0.0  # a Python float: it keeps the gradient's dtype
     return 1.0
 
-# %% ../../modules/04_losses/losses.ipynb #squared-error-export
-def _squared_error(x, y):
-    """(loss, derivative) of each element: (x - y)^2, and its derivative with respect to x, 2 (x - y).
+# %% ../../modules/04_losses/losses.ipynb #reduce-squares-export
+def _reduce_squares(diff, reduction):
+    """The squares diff**2, reduced: 'none' keeps them; 'sum' and 'mean' add them up without making them.
 
-    Shape: x and y the same -> two arrays of that shape.
+    One pass: float32 (or float64) dot products of 65,536 numbers at a time, added up in float64, which keeps
+    the sum of millions of squares within about 1e-7 of the exact one (a single dot product over them all
+    drifts by 1e-5 in float32). The result has diff's dtype; the mean over nothing is NaN, as in PyTorch.
     """
-    ### BEGIN SOLUTION 04.1
-    diff = x - y
-    return diff * diff, 2 * diff
-    ### END SOLUTION
-
-# %% ../../modules/04_losses/losses.ipynb #elementwise-loss-export
-def _elementwise_loss(ctx, elements, x, *others, weight=None, reduction="mean", dtype=None):
-    """Run an elementwise loss: elements(x, *others) gives (loss, derivative) per element, for blocks of x.
-
-    The blocks stay in the CPU's cache for all the passes of `elements` and are shared among the cores. The
-    weight (None, or broadcasting to x) multiplies both; 'mean' and 'sum' add the losses up block by block,
-    'none' keeps them. When a backward will follow, scale * weight * derivative goes into one gradient buffer
-    (x's shape, `dtype`), saved for the backward, which multiplies it by grad_output.
-    Shape: x; others (None, or broadcasting to x) -> the reduced loss () or x's shape, in `dtype` (default x's).
-    """
-    dtype, shape = np.dtype(dtype or x.dtype), x.shape
-    ctx.scale = scale = _reduce_backward(reduction, x.size)
-    arrays = [a if a is None or a.shape == shape else np.broadcast_to(a, shape) for a in (x, *others, weight)]
-    arrays = [a if a is None else a.reshape(1) for a in arrays] if x.ndim == 0 else arrays  # a 0-d input: one row
-    rows = arrays[0].shape[0]
-    step = max(1, 2**15 // max(1, x.size // max(1, rows)))  # rows per block: about 32,768 elements
-    loss = np.empty(arrays[0].shape, dtype) if reduction == "none" else None
-    grad = np.empty(arrays[0].shape, dtype) if ctx.needs_grad else None
-    starts = range(0, rows, step)
-    sums = np.zeros(len(starts), _accumulator(dtype))
-
-    def one_block(start):
-        block = slice(start, start + step)
-        *inputs, w = [a if a is None else a[block] for a in arrays]
-        value, derivative = elements(*inputs)
-        if w is not None:
-            value, derivative = value * w, derivative * w
-        if loss is None:
-            sums[start // step] = np.add.reduce(value, axis=None, dtype=sums.dtype)
-        else:
-            loss[block] = value
-        if grad is not None:
-            np.multiply(derivative, scale, out=grad[block], casting="same_kind")
-
-    _map_blocks(one_block, starts, threads=1 if x.size < 2**18 else _CORES)  # small: threads cost more than they save
-    ctx.save_for_backward(None if grad is None else grad.reshape(shape))
-    if loss is not None:
-        return loss.reshape(shape)
-    if reduction == "mean" and x.size == 0:
-        return np.array(np.nan, dtype)  # the mean over nothing, as in PyTorch
-    return np.asarray(sums.sum() * (scale if reduction == "mean" else 1.0)).astype(dtype)
+    if reduction == "none":
+        return diff * diff
+    flat = diff.reshape(-1).astype(np.promote_types(diff.dtype, np.float32), copy=False)  # float16: in float32
+    total = sum(float(np.dot(flat[i:i + 2**16], flat[i:i + 2**16])) for i in range(0, flat.size, 2**16))
+    if reduction == "mean":
+        total = total / flat.size if flat.size else np.nan
+    return np.array(total, diff.dtype)
 
 # %% ../../modules/04_losses/losses.ipynb #elementwise-backward-export
 def _elementwise_backward(ctx, grad_output):
-    """The gradient that `_elementwise_loss` saved, times grad_output (one number, or one per element)."""
+    """The gradient that an elementwise forward saved, times grad_output (one number, or one per element).
+
+    The forward (MSE's, `_elementwise_loss`'s) made scale * dloss/dx already; when grad_output is 1 there is
+    nothing left to do, and otherwise the saved array is multiplied in place: one backward per forward.
+    """
     (grad,) = ctx.saved_tensors
     if grad_output.ndim or float(grad_output) != 1.0:
         grad *= grad_output
@@ -173,11 +140,18 @@ class MSELossFunction(Function):
         x = _as_float(input)
         y = _as_float(target, x.dtype)
         _check_same_shape("mse_loss", x, y)
-        return _elementwise_loss(ctx, _squared_error, x, y, reduction=reduction)
+        ### BEGIN SOLUTION 04.1
+        diff = x - y
+        loss = _reduce_squares(diff, reduction)
+        if ctx.needs_grad:  # the gradient, 2 (x - y) * scale, made in the forward's own array of differences
+            diff *= 2 * _reduce_backward(reduction, diff.size)
+            ctx.save_for_backward(diff)
+        return loss
+        ### END SOLUTION
 
     @staticmethod
     def backward(ctx, grad_output):
-        return _elementwise_backward(ctx, grad_output)
+        return _elementwise_backward(ctx, grad_output)  # the forward's gradient, times grad_output
 
 # %% ../../modules/04_losses/losses.ipynb #mse-loss-function-export
 def mse_loss(input, target, reduction="mean"):
@@ -253,11 +227,11 @@ def _class_weight(weight, num_classes, dtype):
     """The class weight as a length-C array of `dtype` (ValueError naming both lengths), or None."""
     if weight is None:
         return None
-    weight = _option_array(weight, "weight")
+    weight = _option_array(weight, "weight", copy=False)  # read, not kept: no private copy needed
     if weight.shape != (num_classes,):
         raise ValueError(f"weight must have one value per class: got {weight.size} values (shape {weight.shape}) "
                          f"for logits with {num_classes} classes")
-    return weight.astype(dtype)
+    return weight.astype(dtype, copy=False)
 
 # %% ../../modules/04_losses/losses.ipynb #cross-entropy-rows-export
 def _cross_entropy_rows(logits, target, ignore_index):
@@ -313,7 +287,7 @@ def _cross_entropy_rows(logits, target, ignore_index):
 
 # %% ../../modules/04_losses/losses.ipynb #stretch-kernel-export
 def _softmax_rows_stretch(x, coef=None):
-    """Stretch task 04.9: your own `softmax_rows` (same contract), graded by `tito bench losses`."""
+    """Stretch task 04.9: your own `softmax_rows` for rows x (R, C) (m, s, e as there), graded by `tito bench losses --stretch`."""
     ### BEGIN SOLUTION 04.9 stretch
     return softmax_rows(x, coef)  # the reference is the given kernel itself
     ### END SOLUTION
@@ -365,7 +339,9 @@ class CrossEntropyFunction(Function):
         ctx.scale = scale = _reduce_backward(reduction, total)
         coef = None  # a_n * scale, what the kernel scales row n's softmax by: only when a backward follows
         if ctx.needs_grad:
-            coef = np.full(R, scale, acc) if a is None else (a * scale).reshape(-1)
+            coef = np.empty(R, acc) if a is None else (a * scale).reshape(-1)
+            if a is None:
+                coef.fill(scale)
         nll = None
         if x.ndim == 2 and not eps and not probabilities:  # only the target column is left to do
             m, s, grad = CrossEntropyFunction.kernel(x, coef)
@@ -374,15 +350,14 @@ class CrossEntropyFunction(Function):
                 _target_class_grad(grad, t, coef)  # coef = scale * w[t_n]: what this row's target is worth
         else:  # every block, while it is in the cache: see _cross_entropy_stages
             nll, u = np.empty(R, acc), (np.empty(R, acc) if eps else None)
-            stages = _cross_entropy_stages(x, t, w, eps, scale, w_t, kept, nll, u, coef is not None)
-            block_bytes = max(2**16, min(2**21, x.nbytes // 64)) if eps or probabilities else 2**21
-            m, s, grad = softmax_rows(x, coef, stages, block_bytes)
+            each_shifted, each_block = _cross_entropy_stages(x, t, w, eps, scale, w_t, kept, nll, u, coef is not None)
+            m, s, grad = softmax_rows(x, coef, each_block, each_shifted=each_shifted)
         if probabilities:
             loss = nll
         else:
             loss = nll if w_t is None and not eps else (1 - eps) * (1 if w_t is None else w_t) * nll
-            if eps:
-                loss = loss + (eps / C) * (1 if kept is None else kept) * u
+            if eps:  # the uniform part, W log s_n - sum_c w_c (x_nc - m_n)
+                loss = loss + (eps / C) * (1 if kept is None else kept) * (W * np.log(s) - u)
             if kept is not None:
                 loss = np.where(kept > 0, loss, 0)  # an ignored row costs 0, even if its logits are inf or NaN
         if grad is not None:
@@ -403,33 +378,41 @@ class CrossEntropyFunction(Function):
 
 # %% ../../modules/04_losses/losses.ipynb #cross-entropy-stages-export
 def _cross_entropy_stages(x, t, w, eps, scale, w_t, kept, nll, u, grad_wanted):
-    """The kernel's each_block for K-dimensional logits, label smoothing and probability targets.
+    """The kernel's hooks for K-dimensional logits, label smoothing and probability targets: (each_shifted, each_block).
 
-    On each block of rows: the stages' losses into nll (and the uniform part into u), and, when a gradient is
-    wanted, the stages' targets subtracted from the kernel's scale * a_n * softmax(x_n) in place.
+    On each block of rows: label smoothing's sums into u before the exponential; then the stages' losses into nll
+    and, when a gradient is wanted, the stages' targets subtracted from scale * a_n * softmax(x_n) in place. A
+    stage that makes a temporary of a whole row runs on pieces of the block, so that it stays near 256 KB.
     """
     C = x.shape[1]
+    piece = max(1, 2**18 // (C * x.itemsize))  # rows per call of a stage with a temporary of its rows' size
 
-    def stages(rows, rows_of, m, s, e):
-        x_rows = rows_of(x)
-        if t.ndim > 1:  # probabilities, made into Q one block at a time
-            q = rows_of(t)
+    def each_shifted(rows, shifted):
+        u[rows] = _uniform_sum(shifted, w)
+
+    def each_block(rows, rows_of, m, s, e):
+        x_rows, start, ones = rows_of(x), rows.start, np.ones(len(m), e.dtype)
+        if t.ndim == 1:  # class indices
+            nll[rows] = _target_class_loss(x_rows, t[rows], m, s)
+            if grad_wanted:
+                _target_class_grad(e, t[rows], scale * (1 - eps) * (ones if w_t is None else w_t[rows]))
+                if eps and w is None:
+                    _uniform_grad(e, scale * eps / C * (ones if kept is None else kept[rows]), None)
+            if not (grad_wanted and eps and w is not None):
+                return
+        for i in range(0, len(m), piece):
+            p, flat = slice(i, i + piece), slice(start + i, start + min(i + piece, len(m)))
+            if t.ndim == 1:  # weighted label smoothing: upstream * w is a temporary of the piece's size
+                _uniform_grad(e[p], scale * eps / C * (ones[p] if kept is None else kept[flat]), w)
+                continue
+            q = rows_of(t)[p]  # probabilities, made into Q a piece at a time
             q = (1 - eps) * q + eps / C if eps else q
             q = q * w if w is not None else q
-            nll[rows] = _probability_loss(x_rows, m, s, q)
+            nll[flat] = _probability_loss(x_rows[p], m[p], s[p], q)
             if grad_wanted:
-                _probability_grad(e, np.full(len(m), scale), q)
-            return
-        t_rows = t[rows]
-        nll[rows] = _target_class_loss(x_rows, t_rows, m, s)
-        if eps:
-            u[rows] = _uniform_loss(x_rows, m, s, w)
-        if grad_wanted:
-            ones = np.ones(len(m), e.dtype)
-            _target_class_grad(e, t_rows, scale * (1 - eps) * (ones if w_t is None else w_t[rows]))
-            if eps:
-                _uniform_grad(e, scale * eps / C * (ones if kept is None else kept[rows]), w)
-    return stages
+                _probability_grad(e[p], scale * ones[p], q)
+
+    return (each_shifted if eps and t.ndim == 1 else None), each_block
 
 # %% ../../modules/04_losses/losses.ipynb #cross-entropy-export
 def cross_entropy(input, target, weight=None, ignore_index=-100, reduction="mean", label_smoothing=0.0):
@@ -457,16 +440,15 @@ def _target_weights(t, w, ignore_index, dtype):
     ### END SOLUTION
 
 # %% ../../modules/04_losses/losses.ipynb #uniform-loss-export
-def _uniform_loss(x, m, s, w):
-    """sum_c w_c (log s_n - (x_nc - m_n)) for each row (w None: all ones), with m_n subtracted first.
+def _uniform_sum(shifted, w):
+    """sum_c w_c shifted_nc for each row of the shifted logits x - m (w None: all ones).
 
-    Shape: x (R, C); m, s (R,); w (C,) or None -> (R,).
+    Shape: shifted (R, C); w (C,) or None -> (R,), added up in float32 for float16 logits.
     """
     ### BEGIN SOLUTION 04.5
-    shifted = x - m[:, None]
     if w is None:
-        return x.shape[1] * np.log(s) - shifted.sum(axis=1, dtype=s.dtype)
-    return w.sum(dtype=s.dtype) * np.log(s) - shifted @ w.astype(shifted.dtype, copy=False)
+        return np.einsum("ij->i", shifted, dtype=_accumulator(shifted.dtype))  # the kernel's fast row sums
+    return shifted @ w.astype(shifted.dtype, copy=False)
     ### END SOLUTION
 
 
@@ -509,6 +491,48 @@ def _check_unit_interval(name, values):
     if outside.any():
         raise ValueError(f"binary_cross_entropy needs {name} values in [0, 1], got {values[outside][0]!s} "
                          f"({int(outside.sum())} of {values.size} outside)")
+
+# %% ../../modules/04_losses/losses.ipynb #elementwise-loss-export
+def _elementwise_loss(ctx, elements, x, *others, weight=None, reduction="mean", dtype=None):
+    """Run an elementwise loss: elements(x, *others) gives (loss, derivative) per element, for blocks of x.
+
+    The blocks stay in the CPU's cache for all the passes of `elements` and are shared among the cores. The
+    weight (None, or broadcasting to x) multiplies both; 'mean' and 'sum' add the losses up block by block,
+    'none' keeps them. When a backward will follow, scale * weight * derivative goes into one gradient buffer
+    (x's shape, `dtype`), saved for the backward, which multiplies it by grad_output.
+    Shape: x; others (None, or broadcasting to x) -> the reduced loss () or x's shape, in `dtype` (default x's).
+    """
+    dtype, shape = np.dtype(dtype or x.dtype), x.shape
+    ctx.scale = scale = _reduce_backward(reduction, x.size)
+    arrays = [a if a is None or a.shape == shape else np.broadcast_to(a, shape) for a in (x, *others, weight)]
+    arrays = [a if a is None else a.reshape(1) for a in arrays] if x.ndim == 0 else arrays  # a 0-d input: one row
+    rows = arrays[0].shape[0]
+    step = max(1, 2**16 // max(1, x.size // max(1, rows)))  # rows per block: about 65,536 elements
+    loss = np.empty(arrays[0].shape, dtype) if reduction == "none" else None
+    grad = np.empty(arrays[0].shape, dtype) if ctx.needs_grad else None
+    starts = range(0, rows, step)
+    sums = np.zeros(len(starts), _accumulator(dtype))
+
+    def one_block(start):
+        block = slice(start, start + step)
+        *inputs, w = [a if a is None else a[block] for a in arrays]
+        value, derivative = elements(*inputs)
+        if w is not None:
+            value, derivative = value * w, derivative * w
+        if loss is None:
+            sums[start // step] = np.einsum("i->", value.reshape(-1), dtype=sums.dtype)  # the fast sum, as the kernel's
+        else:
+            loss[block] = value
+        if grad is not None:
+            np.multiply(derivative, scale, out=grad[block], casting="same_kind")
+
+    _map_blocks(one_block, starts, threads=1 if x.size < 2**18 else _CORES)  # small: threads cost more than they save
+    ctx.save_for_backward(None if grad is None else grad.reshape(shape))
+    if loss is not None:
+        return loss.reshape(shape)
+    if reduction == "mean" and x.size == 0:
+        return np.array(np.nan, dtype)  # the mean over nothing, as in PyTorch
+    return np.asarray(sums.sum() * (scale if reduction == "mean" else 1.0)).astype(dtype)
 
 # %% ../../modules/04_losses/losses.ipynb #bce-elements-export
 def _bce_elements(p, y):

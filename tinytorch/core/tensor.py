@@ -231,6 +231,11 @@ def _result_dtype(*operands):
     0-d arrays, which outrank Python numbers. Python numbers bring int64 / float32 (the defaults).
     """
     rank = _KIND_RANK
+    if len(operands) == 2:  # the usual case first: a float array with an array of its dtype, integers, or a number
+        for a, b in (operands, operands[::-1]):
+            if isinstance(a, np.ndarray) and a.ndim and a.dtype.kind == "f" and (
+                    type(b) in (bool, int, float) or (isinstance(b, np.ndarray) and (b.dtype == a.dtype or b.dtype.kind in "biu"))):
+                return a.dtype
 
     def promote(dtypes):
         best = dtypes[0]
@@ -269,7 +274,7 @@ def _binary_operands(input, other, op, floating=False, elementwise=True):
     if floating and dtype.kind in "biu":
         dtype = np.dtype(np.float32)
     a, b = np.asarray(a, dtype=dtype), np.asarray(b, dtype=dtype)
-    if elementwise:
+    if elementwise and a.shape != b.shape and a.ndim and b.ndim:  # equal shapes, or a number: nothing to check
         try:
             np.broadcast_shapes(a.shape, b.shape)
         except ValueError:
