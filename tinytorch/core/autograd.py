@@ -208,8 +208,11 @@ class Module:
                       for item in child.named_parameters(f"{prefix}{name}.")]
 
     def parameters(self):
-        """The parameters (Tensors whose `.grad` backward fills), in a fixed order."""
-        return [p for _, p in self.named_parameters()]
+        """The parameters (Tensors whose `.grad` backward fills), in a fixed order: named_parameters' order."""
+        found = self._own_parameters()
+        for _, child in self.named_children():  # the same walk as named_parameters, without making the names
+            found += child.parameters()
+        return found
 
     def zero_grad(self):
         """Set every parameter's `.grad` to None, as before the first backward."""

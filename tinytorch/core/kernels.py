@@ -67,6 +67,18 @@ def _map_blocks(work, starts, threads=_CORES):
         future.result()
 
 # %% ../../modules/04_losses/losses.ipynb #softmax-block-export
+_scratches = threading.local()  # per thread: one block-sized array, reused by every forward that keeps nothing
+
+
+def _scratch(block):
+    """An array of `block`'s shape and dtype to compute in, the same one each time in a thread (a fresh array of
+    a few MB costs a page fault per 4 KB the first time it is written, which can take longer than the exp)."""
+    buf = getattr(_scratches, "buf", None)
+    if buf is None or buf.dtype != block.dtype or buf.size < block.size:
+        buf = _scratches.buf = np.empty(block.size, block.dtype)
+    return buf[:block.size].reshape(block.shape)
+
+
 _NO_SHIFT = {np.dtype(np.float32): 60.0, np.dtype(np.float64): 600.0}  # |row max| within which exp(x) is safe
 
 
@@ -78,7 +90,7 @@ def _softmax_block(x, out, m, s, coef=None, each_shifted=None, rows=None):
     one pass fewer, and s = sum exp(x) * exp(-m) is what it would have been.
     """
     np.maximum.reduce(x, axis=1, out=m)
-    limit = _NO_SHIFT.get(x.dtype) if each_shifted is None and x.size > 2**14 else None
+    limit = _NO_SHIFT.get(x.dtype) if each_shifted is None and x.size > 4096 else None  # smaller: the test costs more
     shift = limit is None or not (-limit <= m.min() and m.max() <= limit)  # NaN and inf fail the test too
     if shift:
         np.subtract(x, m[:, None], out=out)
@@ -113,7 +125,7 @@ def softmax_rows(x, coef=None, each_block=None, block_bytes=2**21, each_shifted=
     m, s = np.empty(R, x.dtype), np.empty(R, np.promote_types(x.dtype, np.float32))  # float16: summed in float32
     e = np.empty_like(x) if coef is not None else None
     if x.ndim == 2 and each_block is each_shifted is None and x.nbytes <= block_bytes:  # one small block: plainly
-        _softmax_block(x, np.empty_like(x) if e is None else e, m, s, coef)
+        _softmax_block(x, _scratch(x) if e is None else e, m, s, coef)
         return m, s, e
     step = max(1, block_bytes // max(1, C * x.itemsize))  # rows per block
     if D == 1:
@@ -126,7 +138,7 @@ def softmax_rows(x, coef=None, each_block=None, block_bytes=2**21, each_shifted=
         n, d = divmod(start, D)
         rows_of = (lambda a: a.reshape(R, C)[start:stop]) if D == 1 else (lambda a: a[n, :, d:d + stop - start].T)
         rows, block = slice(start, stop), rows_of(x)
-        out = rows_of(e) if e is not None else np.empty(block.shape, x.dtype)
+        out = rows_of(e) if e is not None else _scratch(block)
         _softmax_block(block, out, m[rows], s[rows], None if coef is None else coef[rows], each_shifted, rows)
         if each_block is not None:
             each_block(rows, rows_of, m[rows], s[rows], out)
