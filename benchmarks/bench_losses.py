@@ -86,7 +86,8 @@ def elementwise_case(name, shape):
             x = rng.standard_normal(shape, dtype=np.float32)
         y = (rng.uniform(size=shape) < 0.5).astype(np.float32) if name != "MSE" else rng.standard_normal(
             shape, dtype=np.float32)
-        criterion = {"MSE": MSELoss, "BCE": BinaryCrossEntropyLoss, "BCE with logits": BinaryCrossEntropyWithLogitsLoss}[name]()
+        losses = {"MSE": MSELoss, "BCE": BinaryCrossEntropyLoss, "BCE with logits": BinaryCrossEntropyWithLogitsLoss}
+        criterion = losses[name]()
 
         def ours():
             criterion(x, y)
@@ -288,7 +289,8 @@ class Table:
         if r.ratio is None:  # no torch: only the memory part can be judged
             verdict = ("NOT MET" if not r.met else "n/a") if r.memory_target else "n/a"
         return self.line([r.label, _duration(r.ours), _duration(r.torch_default), _duration(r.torch_one),
-                          "n/a" if r.ratio is None else f"{r.ratio:.2f}", "-" if r.memory is None else f"{r.memory:.2f}x",
+                          "n/a" if r.ratio is None else f"{r.ratio:.2f}",
+                          "-" if r.memory is None else f"{r.memory:.2f}x",
                           target, verdict])
 
 

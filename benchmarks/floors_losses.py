@@ -80,7 +80,8 @@ def floor_cases(bench):
         return lambda: numpy_mlp_step(x, y, params, 0.1)
 
     return [("CE 8 x 10", cross_entropy((8, 10))), ("CE 64 x 100", cross_entropy((64, 100))),
-            ("CE 128 x 1000", cross_entropy((128, 1000))), ("CE (16, 21, 64, 64) K-dim", cross_entropy((16, 21, 64, 64))),
+            ("CE 128 x 1000", cross_entropy((128, 1000))),
+            ("CE (16, 21, 64, 64) K-dim", cross_entropy((16, 21, 64, 64))),
             ("BCE with logits 10^6", bce_with_logits((10**6,))),
             ("digits MLP step, batch 64", mlp(64)), ("digits MLP step, batch 1024", mlp(1024))]
 
@@ -115,10 +116,10 @@ def run_floors(args, bench):
     print()
     for label, floor_ratio, ours_ratio in verdicts:
         if floor_ratio > 1.0:
-            print(f"{label}: even the fewest NumPy calls, written plainly, take {floor_ratio:.2f}x PyTorch's whole step; "
-                  f"ours, in blocks and threads, {ours_ratio:.2f}x")
+            print(f"{label}: even the fewest NumPy calls, written plainly, take {floor_ratio:.2f}x PyTorch's whole "
+                  f"step; ours, in blocks and threads, {ours_ratio:.2f}x")
         else:
-            print(f"{label}: the fewest NumPy calls take {floor_ratio:.2f}x PyTorch's time, ours {ours_ratio:.2f}x: the "
-                  "difference is Python around the calls (protocol, checks, the tasks' structure)")
+            print(f"{label}: the fewest NumPy calls take {floor_ratio:.2f}x PyTorch's time, ours {ours_ratio:.2f}x: "
+                  "the difference is Python around the calls (protocol, checks, the tasks' structure)")
     print("torch: the faster of its default threads and one thread, round by round; times: medians over the rounds")
     return 0

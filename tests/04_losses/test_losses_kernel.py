@@ -192,8 +192,8 @@ def test_k_dimensional_cross_entropy_with_options_matches_the_reference(options)
 # ---------------------------------------------------------------- label smoothing and weights, block by block
 
 
-@pytest.mark.parametrize("options", [dict(label_smoothing=0.1), dict(weight=True), dict(weight=True, label_smoothing=0.1)],
-                         ids=["smoothing", "weight", "both"])
+@pytest.mark.parametrize("options", [dict(label_smoothing=0.1), dict(weight=True),
+                                     dict(weight=True, label_smoothing=0.1)], ids=["smoothing", "weight", "both"])
 def test_options_on_many_blocks_and_threads_match_the_reference(options):
     rng = np.random.default_rng(9)
     x = (rng.normal(size=(256, 4096)) * 4).astype(np.float32)  # 4 MiB: small blocks, shared among threads

@@ -287,7 +287,10 @@ def _cross_entropy_rows(logits, target, ignore_index):
 
 # %% ../../modules/04_losses/losses.ipynb #stretch-kernel-export
 def _softmax_rows_stretch(x, coef=None):
-    """Stretch task 04.9: your own `softmax_rows` for rows x (R, C) (m, s, e as there), graded by `tito bench losses --stretch`."""
+    """Stretch task 04.9: your own `softmax_rows` for rows x (R, C), returning m, s, e as it does.
+
+    Graded by `tito bench losses --stretch`.
+    """
     ### BEGIN SOLUTION 04.9 stretch
     return softmax_rows(x, coef)  # the reference is the given kernel itself
     ### END SOLUTION
@@ -329,7 +332,8 @@ class CrossEntropyFunction(Function):
         probabilities, w_t, kept = t.ndim > 1, None, None
         if probabilities:  # Q_n = ((1 - eps) P_n + eps/C) w                                        (stage 3)
             total = R
-            a = (1 - eps) * (t.sum(axis=1, dtype=acc) if w is None else np.einsum("nc...,c->n...", t, w, dtype=acc)) + eps * W / C
+            p_w = t.sum(axis=1, dtype=acc) if w is None else np.einsum("nc...,c->n...", t, w, dtype=acc)  # sum_c P w
+            a = (1 - eps) * p_w + eps * W / C
         elif w is None and not ignored:  # Q_n = (1 - eps) onehot(t_n) + eps/C: every row counts once  (stage 1)
             total, a = R, None
         else:  # Q_n = (1 - eps) w[t_n] onehot(t_n) + eps/C w, 0 for an ignored row                  (stage 2)

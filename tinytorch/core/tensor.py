@@ -233,8 +233,11 @@ def _result_dtype(*operands):
     rank = _KIND_RANK
     if len(operands) == 2:  # the usual case first: a float array with an array of its dtype, integers, or a number
         for a, b in (operands, operands[::-1]):
-            if isinstance(a, np.ndarray) and a.ndim and a.dtype.kind == "f" and (
-                    type(b) in (bool, int, float) or (isinstance(b, np.ndarray) and (b.dtype == a.dtype or b.dtype.kind in "biu"))):
+            if not (isinstance(a, np.ndarray) and a.ndim and a.dtype.kind == "f"):
+                continue
+            if type(b) in (bool, int, float) or (isinstance(b, np.ndarray) and b.dtype.kind in "biu"):
+                return a.dtype
+            if isinstance(b, np.ndarray) and b.dtype == a.dtype:
                 return a.dtype
 
     def promote(dtypes):
