@@ -71,11 +71,14 @@ _scratches = threading.local()  # per thread: one block-sized array, reused by e
 
 
 def _scratch(block):
-    """An array of `block`'s shape and dtype to compute in, the same one each time in a thread (a fresh array of
-    a few MB costs a page fault per 4 KB the first time it is written, which can take longer than the exp)."""
+    """An array of `block`'s shape, dtype and order to compute in, the same memory each time in a thread (a fresh
+    array of a few MB costs a page fault per 4 KB the first time it is written, which can take longer than the exp).
+    A block of transposed rows gets transposed scratch: copying between two orders would cost a pass of its own."""
     buf = getattr(_scratches, "buf", None)
     if buf is None or buf.dtype != block.dtype or buf.size < block.size:
         buf = _scratches.buf = np.empty(block.size, block.dtype)
+    if block.ndim == 2 and block.strides[0] < block.strides[1]:
+        return buf[:block.size].reshape(block.shape[::-1]).T
     return buf[:block.size].reshape(block.shape)
 
 
