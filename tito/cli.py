@@ -85,6 +85,22 @@ def build_parser() -> argparse.ArgumentParser:
                             description="Build the site; a second build without changes reuses the executed notebooks.",
                             epilog="example:\n  tito site build")
     b.add_argument("--clean", action="store_true", help="start from scratch (drop the build and execution cache)")
+
+    p = sub.add_parser("bench", help="time a module's code against PyTorch (benchmarks/bench_NAME.py)",
+                       formatter_class=fmt,
+                       description="Run a module's benchmark against this course's package: each case timed against\n"
+                                   "PyTorch (when installed), with MET or NOT MET against the performance contract.\n"
+                                   "It measures: exit 0 whether or not targets are met, 1 only if it cannot run.\n"
+                                   "--stretch grades the optional Task 04.9, your own row kernel; --floors times the\n"
+                                   "fewest NumPy calls of the hard cases against PyTorch.",
+                       epilog="examples:\n  tito bench losses\n  tito bench losses --quick\n"
+                              "  tito bench losses --only 'CE 8 x 10'\n  tito bench losses --stretch")
+    _add_module_arg(p, allow_all=False)
+    p.add_argument("--quick", action="store_true", help="2 short rounds: a rough look in a few seconds")
+    p.add_argument("--rounds", type=int, metavar="N", help="rounds of timed blocks per contender (default 5)")
+    p.add_argument("--only", action="append", metavar="TEXT", help="only the cases whose name contains TEXT")
+    p.add_argument("--stretch", action="store_true", help="grade Task 04.9 (_softmax_rows_stretch) instead")
+    p.add_argument("--floors", action="store_true", help="time the fewest NumPy calls of the hard cases instead")
     return parser
 
 
@@ -230,8 +246,17 @@ def cmd_site(course, args, parser, ui) -> int:
     return EXIT_OK
 
 
+def cmd_bench(course, args, parser, ui) -> int:
+    from tito.bench import run
+
+    name = _module_name(args, parser)
+    options = [f"--{flag}" for flag in ("quick", "stretch", "floors") if getattr(args, flag)]
+    options += ([f"--rounds={args.rounds}"] if args.rounds else []) + [f"--only={o}" for o in args.only or ()]
+    return EXIT_OK if run(course, course.module(name) if name else None, options, ui) else EXIT_FAIL
+
+
 COMMANDS = {"list": cmd_list, "export": cmd_export, "test": cmd_test, "complete": cmd_complete,
-            "release": cmd_release, "site": cmd_site}
+            "release": cmd_release, "site": cmd_site, "bench": cmd_bench}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -26,7 +26,10 @@ class ReLUFunction(Function):
     def backward(ctx, grad_output):
         ### BEGIN SOLUTION 02.1
         (positive,) = ctx.saved_tensors
-        return np.where(positive, grad_output, 0)  # exactly 0 where x <= 0, even for an inf or NaN grad_output
+        grad = grad_output * positive
+        if not np.isfinite(grad_output).all():  # inf * 0 is NaN: where x <= 0 the gradient must be exactly 0
+            grad[~positive] = 0
+        return grad
         ### END SOLUTION
 
 

@@ -12,12 +12,16 @@ import numpy as np
 from .tensor import Tensor, _as_float
 
 # %% ../../modules/02_activations/activations.ipynb #grad-mode-export
-_grad_mode = threading.local()  # per thread: whether a forward saves for backward
+class _GradMode(threading.local):  # per thread: whether a forward saves for backward
+    enabled = True  # a thread that never entered no_grad() reads this class default
+
+
+_grad_mode = _GradMode()
 
 
 def is_grad_enabled():
     """False inside `with no_grad():`, True otherwise."""
-    return getattr(_grad_mode, "enabled", True)
+    return _grad_mode.enabled
 
 
 class no_grad(contextlib.ContextDecorator):
@@ -69,7 +73,7 @@ class Function:
     def apply(cls, *inputs, **options):
         """The forward's output as a Tensor, keeping nothing for a backward."""
         with np.errstate(all="ignore"):
-            return Tensor(cls.forward(Context(needs_grad=False), *inputs, **options))
+            return Tensor._wrap(np.asarray(cls.forward(Context(needs_grad=False), *inputs, **options)))
 
 # %% ../../modules/02_activations/activations.ipynb #module-helpers-export
 _FAILED, _USED = "the last forward raised", "backward already ran"  # states of Module._saved
@@ -77,9 +81,24 @@ _FAILED, _USED = "the last forward raised", "backward already ran"  # states of 
 
 def _private(saved, inputs, output):
     """`saved`, with a copy of each array that shares memory with one of the caller's `inputs` or the `output`."""
-    theirs = [a for a in (x.data if isinstance(x, Tensor) else x for x in (*inputs, output)) if isinstance(a, np.ndarray)]
-    return tuple(a.copy() if isinstance(a, np.ndarray) and any(np.may_share_memory(a, b) for b in theirs) else a
-                 for a in saved)
+    theirs = [output]
+    for x in inputs:
+        x = x.data if isinstance(x, Tensor) else x
+        if isinstance(x, np.ndarray):
+            theirs.append(x)
+    private = []
+    for a in saved:
+        if isinstance(a, np.ndarray):
+            if a.base is None:  # a owns its memory: only a itself, or a view of it, can share it (quick to tell)
+                shared = any(b is a or b.base is a for b in theirs)
+            else:
+                shared = any(np.may_share_memory(a, b) for b in theirs)
+            a = a.copy() if shared else a
+        private.append(a)
+    return tuple(private)
+
+
+_ONE = {}  # dtype -> a read-only 0-d 1: the default grad_output of a scalar loss, made once per dtype
 
 
 def _grad_output(grad_output, shape, dtype, name):
@@ -88,7 +107,11 @@ def _grad_output(grad_output, shape, dtype, name):
         if shape != ():
             raise ValueError(f"{name}.backward() needs a grad_output of shape {shape}, the shape of the last forward's "
                              "output; only a 0-d output lets it default to 1")
-        return np.ones((), dtype)
+        one = _ONE.get(dtype)
+        if one is None:
+            one = _ONE[dtype] = np.ones((), dtype)
+            one.flags.writeable = False
+        return one
     g = _as_float(grad_output, dtype)
     if g.shape != shape:
         raise ValueError(f"{name}.backward: grad_output has shape {g.shape}, but the last forward's output has "
@@ -131,11 +154,16 @@ class Module:
         ctx = Context()
         with np.errstate(all="ignore"):
             out = np.asarray(self.function.forward(ctx, *inputs, **options))
-        ctx.saved_tensors = _private(ctx.saved_tensors, inputs, out)
-        own = self._own_parameters()
-        parameters = [x if any(x is p for p in own) else None for x in inputs]
+        if ctx.saved_tensors:
+            ctx.saved_tensors = _private(ctx.saved_tensors, inputs, out)
+        parameters = None  # which inputs are this module's parameters (None: none is, as for every loss)
+        for x in inputs:
+            if isinstance(x, Tensor):  # parameters are Tensors: only then is it worth looking
+                own = self._own_parameters()
+                parameters = [x if any(x is p for p in own) else None for x in inputs]
+                break
         self._saved = (ctx, out.shape, out.dtype, parameters)
-        return Tensor(out)
+        return Tensor._wrap(out)
 
     def _last_forward(self):
         """What the last forward saved; a RuntimeError if there is none to use."""
@@ -159,11 +187,12 @@ class Module:
         self._saved = _USED
         with np.errstate(all="ignore"):
             grads = self.function.backward(ctx, g)
-        grads = grads if isinstance(grads, tuple) else (grads,)
-        for parameter, grad in zip(parameters, grads):
+        if not isinstance(grads, tuple):
+            grads = (grads,)
+        for parameter, grad in zip(parameters or (), grads):
             if parameter is not None and grad is not None:
                 _accumulate(parameter, grad)
-        return Tensor(grads[0])
+        return Tensor._wrap(np.asarray(grads[0]))
 
     def _own_parameters(self):
         return [v for k, v in vars(self).items() if isinstance(v, Tensor) and not k.startswith("_")]
@@ -179,8 +208,11 @@ class Module:
                       for item in child.named_parameters(f"{prefix}{name}.")]
 
     def parameters(self):
-        """The parameters (Tensors whose `.grad` backward fills), in a fixed order."""
-        return [p for _, p in self.named_parameters()]
+        """The parameters (Tensors whose `.grad` backward fills), in a fixed order: named_parameters' order."""
+        found = self._own_parameters()
+        for _, child in self.named_children():  # the same walk as named_parameters, without making the names
+            found += child.parameters()
+        return found
 
     def zero_grad(self):
         """Set every parameter's `.grad` to None, as before the first backward."""

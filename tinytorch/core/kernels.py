@@ -4,57 +4,147 @@
 __all__ = ['softmax_rows']
 
 # %% ../../modules/04_losses/losses.ipynb #kernels-imports
+import contextvars
 import os
-from concurrent.futures import ThreadPoolExecutor
+import threading
+from concurrent.futures import ThreadPoolExecutor, wait
 
 import numpy as np
 
+# %% ../../modules/04_losses/losses.ipynb #worker-pool-export
+_CORES = os.cpu_count() or 1  # read once: os.cpu_count() reads a file on every call
+_pool, _pool_lock = None, threading.Lock()
+
+
+def _workers():
+    """The one pool of _CORES - 1 worker threads that every call shares (the calling thread is the last one).
+
+    Made on first use and kept: making threads costs more than a small kernel call. A child made with
+    os.fork() has the pool's object but not its threads, so it makes a pool of its own.
+    """
+    global _pool
+    with _pool_lock:
+        if _pool is None:
+            _pool = ThreadPoolExecutor(max_workers=max(1, _CORES - 1), thread_name_prefix="tinytorch-kernel")
+        return _pool
+
+
+def _forget_pool():
+    global _pool, _pool_lock
+    _pool, _pool_lock = None, threading.Lock()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_forget_pool)
+
 # %% ../../modules/04_losses/losses.ipynb #map-blocks-export
-def _map_blocks(work, starts):
-    """Call work(start) for every start in `starts`, sharing them among the CPU cores.
+def _map_blocks(work, starts, threads=_CORES):
+    """Call work(start) for every start in `starts`, sharing them among up to `threads` threads.
 
     NumPy releases Python's global interpreter lock inside its loops, so threads calling NumPy on separate
-    blocks run at the same time. Thread i takes every n-th start from the i-th; `work` must write only to
-    its own block. One block, or one core: no threads at all.
+    blocks run at the same time. Each thread takes the next start from one shared iterator until none is
+    left, so a core that is busy elsewhere simply does fewer blocks. The workers run in a copy of the caller's
+    context, so NumPy's errstate holds there too. `work` must write only to its own block; the first error
+    raised in any thread is raised here. One block, or one thread: no threads at all.
     """
-    n = min(os.cpu_count() or 1, len(starts))
+    n = min(threads, len(starts))
     if n < 2:
         for start in starts:
             work(start)
         return
+    queue = iter(starts)  # next() on it is atomic: each start goes to exactly one thread
 
-    def share(i):
-        for start in starts[i::n]:
+    def share():
+        for start in queue:
             work(start)
 
-    with ThreadPoolExecutor(max_workers=n) as pool:
-        list(pool.map(share, range(n)))  # list() waits for every thread, and re-raises the first error
+    others = [_workers().submit(contextvars.copy_context().run, share) for _ in range(n - 1)]
+    try:
+        share()
+    finally:
+        wait(others)
+    for future in others:
+        future.result()
+
+# %% ../../modules/04_losses/losses.ipynb #softmax-block-export
+_scratches = threading.local()  # per thread: one block-sized array, reused by every forward that keeps nothing
+
+
+def _scratch(block):
+    """An array of `block`'s shape, dtype and order to compute in, the same memory each time in a thread (a fresh
+    array of a few MB costs a page fault per 4 KB the first time it is written, which can take longer than the exp).
+    A block of transposed rows gets transposed scratch: copying between two orders would cost a pass of its own."""
+    buf = getattr(_scratches, "buf", None)
+    if buf is None or buf.dtype != block.dtype or buf.size < block.size:
+        buf = _scratches.buf = np.empty(block.size, block.dtype)
+    if block.ndim == 2 and block.strides[0] < block.strides[1]:
+        return buf[:block.size].reshape(block.shape[::-1]).T
+    return buf[:block.size].reshape(block.shape)
+
+
+_NO_SHIFT = {np.dtype(np.float32): 60.0, np.dtype(np.float64): 600.0}  # |row max| within which exp(x) is safe
+
+
+def _softmax_block(x, out, m, s, coef=None, each_shifted=None, rows=None):
+    """The four steps on one block of rows x (r, C): maxima into m, sums into s, exp(x - m) [* coef / s] into out.
+
+    When every row maximum is within +-60 (float32; +-600 for float64) and no hook needs x - m, exp(x) can neither
+    overflow nor underflow to 0, and exp(x) / sum exp(x) is the same softmax: step 2's subtraction is skipped,
+    one pass fewer, and s = sum exp(x) * exp(-m) is what it would have been.
+    """
+    np.maximum.reduce(x, axis=1, out=m)
+    limit = _NO_SHIFT.get(x.dtype) if each_shifted is None and x.size > 4096 else None  # smaller: the test costs more
+    shift = limit is None or not (-limit <= m.min() and m.max() <= limit)  # NaN and inf fail the test too
+    if shift:
+        np.subtract(x, m[:, None], out=out)
+        if each_shifted is not None:
+            each_shifted(rows, out)
+    np.exp(out if shift else x, out=out)
+    if out.flags.c_contiguous and out.size > 1024:  # rows in a row: einsum keeps several running sums in registers
+        np.einsum("ij->i", out, out=s, dtype=s.dtype)
+    else:  # few numbers, or transposed rows (NumPy then adds whole rows of positions at once)
+        np.add.reduce(out, axis=1, out=s, dtype=s.dtype)
+    if coef is not None:
+        out *= (coef / s)[:, None]
+    if not shift:
+        s *= np.exp(-m)
 
 # %% ../../modules/04_losses/losses.ipynb #softmax-rows-export
-def softmax_rows(x, coef=None, block_bytes=2**20):
-    """Row maxima m, exponentials e = exp(x - m) and their row sums s, for logits x of shape (R, C).
+def softmax_rows(x, coef=None, each_block=None, block_bytes=2**21, each_shifted=None):
+    """Row maxima m, exponential row sums s and, with `coef`, the scaled softmax e of logits x.
 
-    Works through blocks of about `block_bytes` of rows, so that each block stays in the CPU cache for all
-    its passes (max, subtract, exp, sum), and the blocks are shared among the CPU cores. With `coef` (R,),
-    each row of e is then scaled by coef / s in the same block and e is returned, ready to become a
-    gradient; without it, each block uses a small scratch array and None is returned in place of e.
-    Shape: x (R, C) -> m (R,), s (R,), e (R, C) or None; s is added up in float32 for float16 logits.
+    x is (R, C), rows of C class scores, or (N, C, D): classes on axis 1, each of the N * D positions a row.
+    Per row, m = max_c x and s = sum_c exp(x - m) (flat, one per row). With `coef` (one per row), e has x's shape
+    and holds exp(x - m) * coef / s; without it, nothing of x's size is kept and e is None. Blocks of about
+    `block_bytes` stay in cache for all their passes and are shared among the cores. Hooks, on each block:
+    each_shifted(rows, z) before the exponential, while z (the block's rows of e) holds x - m; each_block(rows,
+    rows_of, m, s, e) at the end. `rows` slices the flat rows; rows_of(a) is the block of an array of x's
+    shape as (r, C) rows (a transposed view for K-dim).
+    Shape: x (R, C) or (N, C, D) -> m, s (R,) or (N * D,) (s in float32 for float16), e like x or None.
     """
-    R, C = x.shape
-    step = max(1, block_bytes // max(1, C * x.itemsize))  # rows per block
+    # NumPy's errstate is the caller's: the losses run everything under errstate(all="ignore") (exp(-800) is 0)
+    C, D = x.shape[1], (x.shape[2] if x.ndim == 3 else 1)
+    R = x.shape[0] * D
     m, s = np.empty(R, x.dtype), np.empty(R, np.promote_types(x.dtype, np.float32))  # float16: summed in float32
     e = np.empty_like(x) if coef is not None else None
+    if x.ndim == 2 and each_block is each_shifted is None and x.nbytes <= block_bytes:  # one small block: plainly
+        _softmax_block(x, _scratch(x) if e is None else e, m, s, coef)
+        return m, s, e
+    step = max(1, block_bytes // max(1, C * x.itemsize))  # rows per block
+    if D == 1:
+        starts, x = range(0, R, step), x.reshape(R, C)
+    else:  # a block never crosses from one of the N samples into the next
+        starts = [n * D + d for n in range(x.shape[0]) for d in range(0, D, step)]
 
     def one_block(start):
-        rows = slice(start, min(start + step, R))
-        block = e[rows] if e is not None else np.empty(x[rows].shape, x.dtype)
-        m[rows] = x[rows].max(axis=1)
-        np.subtract(x[rows], m[rows, None], out=block)
-        np.exp(block, out=block)
-        s[rows] = np.einsum("ij->i", block, dtype=s.dtype)
-        if coef is not None:
-            block *= (coef[rows] / s[rows])[:, None]
+        stop = min(start + step, R if D == 1 else (start // D + 1) * D)
+        n, d = divmod(start, D)
+        rows_of = (lambda a: a.reshape(R, C)[start:stop]) if D == 1 else (lambda a: a[n, :, d:d + stop - start].T)
+        rows, block = slice(start, stop), rows_of(x)
+        out = rows_of(e) if e is not None else _scratch(block)
+        _softmax_block(block, out, m[rows], s[rows], None if coef is None else coef[rows], each_shifted, rows)
+        if each_block is not None:
+            each_block(rows, rows_of, m[rows], s[rows], out)
 
-    with np.errstate(under="ignore"):  # exp(-800) is 0, the right answer
-        _map_blocks(one_block, range(0, R, step))
+    _map_blocks(one_block, starts, threads=1 if x.nbytes < 2**20 else _CORES)  # small: threads cost more than they save
     return m, s, e

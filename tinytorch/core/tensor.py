@@ -22,6 +22,8 @@ def _to_array(data, dtype=None):
         text = repr(data)
         return text if len(text) <= 60 else text[:57] + "..."
 
+    if type(data) is np.ndarray and dtype is None and data.dtype.kind in "biuf":
+        return data  # the usual case, first: a plain array of numbers, as it is
     python = False  # whether `data` is Python numbers, which `dtype` then reads directly
     if isinstance(data, np.ma.MaskedArray):
         raise TypeError("Tensor() does not take masked arrays: the values under the mask are arbitrary "
@@ -85,6 +87,15 @@ class Tensor:
             data = data.data
         self.data = _to_array(data, dtype)
         self.grad = None
+
+    @classmethod
+    def _wrap(cls, array):
+        """A Tensor around `array`, an ndarray that a module has just computed: no conversion, no copy."""
+        if array.dtype.kind not in "biuf":
+            return cls(array)  # the constructor's error
+        tensor = cls.__new__(cls)
+        tensor.data, tensor.grad = array, None
+        return tensor
 
     shape = property(lambda self: self.data.shape, doc="The size of each dimension, a tuple.")
     dtype = property(lambda self: self.data.dtype, doc="The NumPy dtype of the elements.")
@@ -202,6 +213,8 @@ def _as_float(data, dtype=None, default=np.float32):
     """
     if isinstance(data, Tensor):
         data = data.data
+    if type(data) is np.ndarray and data.dtype.kind == "f" and (dtype is None or data.dtype == dtype):
+        return data  # the usual case, first: a float array of the right dtype, as it is
     if dtype is not None:
         return _to_array(data, dtype)
     arr = _to_array(data, None if isinstance(data, (np.ndarray, np.generic)) else default)
@@ -218,6 +231,14 @@ def _result_dtype(*operands):
     0-d arrays, which outrank Python numbers. Python numbers bring int64 / float32 (the defaults).
     """
     rank = _KIND_RANK
+    if len(operands) == 2:  # the usual case first: a float array with an array of its dtype, integers, or a number
+        for a, b in (operands, operands[::-1]):
+            if not (isinstance(a, np.ndarray) and a.ndim and a.dtype.kind == "f"):
+                continue
+            if type(b) in (bool, int, float) or (isinstance(b, np.ndarray) and b.dtype.kind in "biu"):
+                return a.dtype
+            if isinstance(b, np.ndarray) and b.dtype == a.dtype:
+                return a.dtype
 
     def promote(dtypes):
         best = dtypes[0]
@@ -256,7 +277,7 @@ def _binary_operands(input, other, op, floating=False, elementwise=True):
     if floating and dtype.kind in "biu":
         dtype = np.dtype(np.float32)
     a, b = np.asarray(a, dtype=dtype), np.asarray(b, dtype=dtype)
-    if elementwise:
+    if elementwise and a.shape != b.shape and a.ndim and b.ndim:  # equal shapes, or a number: nothing to check
         try:
             np.broadcast_shapes(a.shape, b.shape)
         except ValueError:

@@ -1,0 +1,76 @@
+"""The elementwise student tasks on their own: MSE's forward, which makes its gradient (04.1), and each element's
+loss and derivative for BCE (04.7) and BCE with logits (04.8), by hand and against central differences."""
+import numpy as np
+import pytest
+from gradcheck import numerical_grad
+
+from tinytorch.core.autograd import Context
+from tinytorch.core.losses import MSELossFunction, _bce_elements, _bce_with_logits_elements
+
+
+def _derivative_matches_the_loss(elements, x, *others):
+    loss, derivative = elements(x, *others)
+    assert loss.shape == derivative.shape == x.shape
+    numeric = numerical_grad(lambda z: elements(z, *others)[0].sum(), x.copy())
+    np.testing.assert_allclose(derivative, numeric, rtol=1e-6, atol=1e-8)
+
+
+@pytest.mark.task("04.1")
+@pytest.mark.parametrize("reduction", ["mean", "sum", "none"])
+def test_mse_forward_makes_the_gradient_when_a_backward_follows(reduction):
+    x, y = np.array([3.0, -1.0, 0.5]), np.array([1.0, 1.0, 0.5])
+    ctx = Context()
+    loss = MSELossFunction.forward(ctx, x, y, reduction=reduction)
+    expected = {"mean": 8 / 3, "sum": 8.0, "none": [4.0, 4.0, 0.0]}[reduction]
+    np.testing.assert_allclose(loss, expected)
+    scale = 1 / 3 if reduction == "mean" else 1.0
+    np.testing.assert_allclose(ctx.saved_tensors[0], [4.0 * scale, -4.0 * scale, 0.0])  # 2 (x - y) * scale
+    assert x.tolist() == [3.0, -1.0, 0.5] and y.tolist() == [1.0, 1.0, 0.5]  # the inputs are left alone
+
+
+@pytest.mark.task("04.1")
+def test_mse_forward_without_a_backward_keeps_nothing():
+    ctx = Context(needs_grad=False)
+    assert MSELossFunction.forward(ctx, np.array([1.0, 2.0]), np.array([0.0, 0.0])) == 2.5
+    assert ctx.saved_tensors == ()
+
+
+@pytest.mark.task("04.1")
+def test_mse_gradient_matches_central_differences():
+    rng = np.random.default_rng(0)
+    x, y = rng.normal(size=(3, 4)), rng.normal(size=(3, 4))
+    ctx = Context()
+    MSELossFunction.forward(ctx, x, y)
+    numeric = numerical_grad(lambda z: float(MSELossFunction.forward(Context(False), z, y)), x.copy())
+    np.testing.assert_allclose(MSELossFunction.backward(ctx, np.array(1.0)), numeric, rtol=1e-6, atol=1e-9)
+
+
+@pytest.mark.task("04.7")
+def test_bce_elements_by_hand_and_clamped_at_100():
+    with np.errstate(divide="ignore"):
+        loss, derivative = _bce_elements(np.array([0.25, 0.0, 1.0]), np.array([1.0, 1.0, 1.0]))
+    np.testing.assert_allclose(loss, [np.log(4.0), 100.0, 0.0])
+    np.testing.assert_allclose(derivative, [-0.75 / 0.1875, -1e12, 0.0])
+
+
+@pytest.mark.task("04.7")
+def test_bce_elements_derivative_matches_central_differences():
+    rng = np.random.default_rng(1)
+    _derivative_matches_the_loss(_bce_elements, rng.uniform(0.05, 0.95, (3, 4)), rng.random((3, 4)))
+
+
+@pytest.mark.task("04.8")
+@pytest.mark.parametrize("pos_weight", [None, np.array([2.0, 0.5, 1.0, 3.0])], ids=["plain", "pos_weight"])
+def test_bce_with_logits_elements_derivative_matches_central_differences(pos_weight):
+    rng = np.random.default_rng(2)
+    x, y = rng.normal(size=(3, 4)) * 3, rng.random((3, 4))
+    pw = None if pos_weight is None else np.broadcast_to(pos_weight, x.shape)
+    _derivative_matches_the_loss(_bce_with_logits_elements, x, y, pw)
+
+
+@pytest.mark.task("04.8")
+def test_bce_with_logits_elements_stay_finite_and_exact_at_large_logits():
+    x, y = np.array([100.0, -100.0, 40.0]), np.array([0.0, 1.0, 1.0])
+    loss, derivative = _bce_with_logits_elements(x, y, None)
+    np.testing.assert_allclose(loss, [100.0, 100.0, np.exp(-40.0)], rtol=1e-12)
+    np.testing.assert_allclose(derivative, [1.0, -1.0, 0.0], rtol=1e-12, atol=1e-15)  # sigmoid(40) - 1 rounds to 0

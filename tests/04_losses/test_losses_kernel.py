@@ -1,0 +1,340 @@
+"""The given kernel module and the paths it opens: blocks, threads, K-dimensional logits along the class axis,
+the stages applied block by block, and the elementwise engine of MSE and the binary cross entropies.
+
+Every comparison is against a plain whole-array NumPy reference in float64; inputs are made large enough
+that the blocked and threaded paths really run (several blocks, more than one thread).
+"""
+import threading
+
+import numpy as np
+import pytest
+
+import tinytorch.core.kernels as kernels
+from tinytorch.core.autograd import Context
+from tinytorch.core.kernels import _map_blocks, softmax_rows
+from tinytorch.core.losses import (
+    BinaryCrossEntropyWithLogitsLoss,
+    CrossEntropyLoss,
+    MSELoss,
+    _bce_elements,
+    _elementwise_loss,
+    _reduce_squares,
+    cross_entropy,
+)
+from tinytorch.core.tensor import Tensor
+
+
+def _reference_rows(x):
+    """(m, s, softmax) of rows (R, C) in float64, the plain way."""
+    x = np.asarray(x, dtype=np.float64)
+    m = x.max(axis=1)
+    e = np.exp(x - m[:, None])
+    return m, e.sum(axis=1), e / e.sum(axis=1, keepdims=True)
+
+
+def _reference_cross_entropy(x, t, weight=None, label_smoothing=0.0):
+    """Mean cross entropy and its gradient for logits (N, C, ...) and class indices, in float64, via a one-hot."""
+    x = np.moveaxis(np.asarray(x, dtype=np.float64), 1, -1)
+    C = x.shape[-1]
+    rows, t = x.reshape(-1, C), np.asarray(t).reshape(-1)
+    w = np.ones(C) if weight is None else np.asarray(weight, dtype=np.float64)
+    q = ((1 - label_smoothing) * np.eye(C)[t] + label_smoothing / C) * w
+    m, s, p = _reference_rows(rows)
+    log_p = rows - m[:, None] - np.log(s)[:, None]
+    total = w[t].sum()
+    loss = -(q * log_p).sum() / total
+    grad = (q.sum(axis=1, keepdims=True) * p - q) / total
+    return loss, np.moveaxis(grad.reshape(x.shape), -1, 1)
+
+
+# ---------------------------------------------------------------- the kernel
+
+
+@pytest.mark.parametrize("block_bytes", [1, 64, 2**12, 2**21])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_softmax_rows_gives_the_same_numbers_for_every_block_size(block_bytes, dtype):
+    x = (np.random.default_rng(0).normal(size=(37, 53)) * 5).astype(dtype)
+    coef = np.linspace(0.5, 2.0, 37).astype(dtype)
+    m, s, e = softmax_rows(x, coef, block_bytes=block_bytes)
+    rm, rs, rp = _reference_rows(x)
+    tol = 1e-12 if dtype == np.float64 else 2e-6
+    np.testing.assert_array_equal(m, rm.astype(dtype))
+    np.testing.assert_allclose(s, rs, rtol=tol)
+    np.testing.assert_allclose(e, rp * coef[:, None], rtol=tol, atol=tol * 1e-3)
+    assert e.dtype == dtype and e.flags.c_contiguous
+
+
+def test_softmax_rows_of_k_dimensional_logits_reduces_along_axis_1_in_the_logits_layout():
+    x = np.random.default_rng(1).normal(size=(3, 5, 700)) * 3  # (N, C, D): 2,100 rows of 5 classes
+    coef = np.full(3 * 700, 0.25)
+    m, s, e = softmax_rows(x, coef, block_bytes=2**10)  # several blocks per sample
+    rows = np.moveaxis(x, 1, -1).reshape(-1, 5)
+    rm, rs, rp = _reference_rows(rows)
+    np.testing.assert_array_equal(m, rm)
+    np.testing.assert_allclose(s, rs, rtol=1e-12)
+    assert e.shape == x.shape and e.flags.c_contiguous
+    np.testing.assert_allclose(e, np.moveaxis((rp * 0.25).reshape(3, 700, 5), -1, 1), rtol=1e-12)
+
+
+@pytest.mark.parametrize("shape", [(40, 30000), (4, 6, 50000)], ids=["rows", "k-dim"])
+def test_each_block_sees_every_row_exactly_once_with_its_own_maxima_and_sums(shape):
+    x = np.random.default_rng(2).normal(size=shape).astype(np.float32)  # > 1 MiB: shared among threads
+    seen = np.zeros(x.size // shape[1], int)
+    lock = threading.Lock()
+
+    def each_block(rows, rows_of, m, s, e):
+        block = rows_of(x)
+        assert block.shape == (rows.stop - rows.start, shape[1]) and e.shape == block.shape
+        np.testing.assert_array_equal(m, block.max(axis=1))
+        np.testing.assert_allclose(s, np.exp(block - m[:, None]).sum(axis=1), rtol=1e-5)
+        with lock:
+            seen[rows] += 1
+
+    softmax_rows(x, None, each_block, block_bytes=2**18)
+    assert np.all(seen == 1)
+
+
+def test_softmax_rows_without_coef_keeps_nothing_of_the_logits_size():
+    x = np.random.default_rng(3).normal(size=(64, 20000)).astype(np.float32)
+    m, s, e = softmax_rows(x)
+    assert e is None
+    np.testing.assert_allclose(s, _reference_rows(x)[1], rtol=1e-5)
+
+
+def test_softmax_rows_does_not_change_its_input():
+    x = np.random.default_rng(4).normal(size=(64, 20000)).astype(np.float32)
+    before = x.copy()
+    softmax_rows(x, np.ones(64, np.float32))
+    np.testing.assert_array_equal(x, before)
+
+
+# ---------------------------------------------------------------- the worker pool
+
+
+def test_map_blocks_reraises_an_error_raised_in_a_worker():
+    def work(start):
+        if start == 7:
+            raise KeyError("block 7")
+
+    with pytest.raises(KeyError, match="block 7"):
+        _map_blocks(work, range(16), threads=2)
+
+
+def test_map_blocks_runs_every_start_once_and_keeps_one_pool():
+    done = np.zeros(100, int)
+    _map_blocks(lambda start: done.__setitem__(start, done[start] + 1), range(100), threads=2)
+    first = kernels._workers()
+    _map_blocks(lambda start: None, range(10), threads=2)
+    assert np.all(done == 1) and kernels._workers() is first
+
+
+def test_the_workers_run_under_the_callers_numpy_error_state():
+    states = []
+    with np.errstate(all="raise"):
+        _map_blocks(lambda start: states.append(np.geterr()["under"]), range(8), threads=2)
+    assert states == ["raise"] * 8
+
+
+def test_a_forked_child_makes_a_pool_of_its_own():
+    first = kernels._workers()
+    kernels._forget_pool()  # what os.register_at_fork runs in the child
+    assert kernels._workers() is not first
+
+
+# ---------------------------------------------------------------- K-dimensional cross entropy
+
+
+@pytest.mark.task("04.3")
+@pytest.mark.parametrize("shape", [(2, 3, 4), (2, 5, 3, 7), (4, 21, 40, 40)], ids=["d1", "d1-d2", "large"])
+def test_k_dimensional_cross_entropy_gives_a_contiguous_gradient_in_the_logits_layout(shape):
+    rng = np.random.default_rng(5)
+    x = rng.normal(size=shape) * 3
+    t = rng.integers(0, shape[1], size=shape[:1] + shape[2:])
+    loss = CrossEntropyLoss()
+    value = loss(x, t).item()
+    grad = loss.backward().data
+    expected_value, expected_grad = _reference_cross_entropy(x, t)
+    assert grad.shape == x.shape and grad.flags.c_contiguous
+    np.testing.assert_allclose(value, expected_value, rtol=1e-12)
+    np.testing.assert_allclose(grad, expected_grad, rtol=1e-10, atol=1e-15)
+
+
+@pytest.mark.task("04.3")
+def test_k_dimensional_cross_entropy_makes_no_transposed_copy_of_the_logits():
+    import tracemalloc
+
+    x = np.random.default_rng(6).normal(size=(8, 21, 64, 64)).astype(np.float32)
+    t = np.random.default_rng(7).integers(0, 21, size=(8, 64, 64))
+    loss = CrossEntropyLoss()
+    tracemalloc.start()
+    try:
+        loss(x, t)
+        loss.backward()
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 1.5 * x.nbytes  # the gradient, the per-position sums: no second array of the logits' size
+
+
+@pytest.mark.parametrize("options", [
+    pytest.param(dict(weight=np.linspace(0.5, 2, 21)), id="weight", marks=pytest.mark.task("04.3", "04.4")),
+    pytest.param(dict(label_smoothing=0.2), id="smoothing", marks=pytest.mark.task("04.3", "04.5")),
+    pytest.param(dict(weight=np.linspace(0.5, 2, 21), label_smoothing=0.2), id="both",
+                 marks=pytest.mark.task("04.3", "04.4", "04.5"))])
+def test_k_dimensional_cross_entropy_with_options_matches_the_reference(options):
+    rng = np.random.default_rng(8)
+    x = rng.normal(size=(3, 21, 30, 30)) * 2
+    t = rng.integers(0, 21, size=(3, 30, 30))
+    loss = CrossEntropyLoss(**options)
+    value = loss(x, t).item()
+    expected_value, expected_grad = _reference_cross_entropy(x, t, options.get("weight"),
+                                                             options.get("label_smoothing", 0.0))
+    np.testing.assert_allclose(value, expected_value, rtol=1e-12)
+    np.testing.assert_allclose(loss.backward().data, expected_grad, rtol=1e-10, atol=1e-15)
+
+
+# ---------------------------------------------------------------- label smoothing and weights, block by block
+
+
+@pytest.mark.parametrize("options", [
+    pytest.param(dict(label_smoothing=0.1), id="smoothing", marks=pytest.mark.task("04.3", "04.5")),
+    pytest.param(dict(weight=True), id="weight", marks=pytest.mark.task("04.3", "04.4")),
+    pytest.param(dict(weight=True, label_smoothing=0.1), id="both", marks=pytest.mark.task("04.3", "04.4", "04.5"))])
+def test_options_on_many_blocks_and_threads_match_the_reference(options):
+    rng = np.random.default_rng(9)
+    x = (rng.normal(size=(256, 4096)) * 4).astype(np.float32)  # 4 MiB: small blocks, shared among threads
+    t = rng.integers(0, 4096, 256)
+    weight = rng.uniform(0.5, 2.0, 4096) if options.get("weight") else None
+    loss = CrossEntropyLoss(weight=weight, label_smoothing=options.get("label_smoothing", 0.0))
+    value = loss(x, t).item()
+    grad = loss.backward().data
+    expected_value, expected_grad = _reference_cross_entropy(x, t, weight, options.get("label_smoothing", 0.0))
+    np.testing.assert_allclose(value, expected_value, rtol=1e-5)
+    np.testing.assert_allclose(grad, expected_grad, rtol=1e-4, atol=1e-9)
+
+
+@pytest.mark.task("04.3", "04.4", "04.5")
+def test_label_smoothing_adds_no_temporary_of_the_logits_size():
+    import tracemalloc
+
+    x = np.random.default_rng(10).normal(size=(128, 50000)).astype(np.float32)
+    t = np.random.default_rng(11).integers(0, 50000, 128)
+    loss = CrossEntropyLoss(weight=np.linspace(0.5, 2, 50000), label_smoothing=0.1)
+    tracemalloc.start()
+    try:
+        loss(x, t)
+        loss.backward()
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak <= 1.05 * x.nbytes
+
+
+@pytest.mark.task("04.3", "04.4")
+def test_an_ignored_position_of_k_dimensional_logits_gets_a_zero_gradient_even_for_a_nan_grad_output():
+    x = np.random.default_rng(12).normal(size=(2, 3, 4))
+    t = np.array([[0, -100, 2, 1], [1, 1, -100, 0]])
+    loss = CrossEntropyLoss(reduction="none")
+    loss(x, t)
+    g = np.ones((2, 4))
+    g[0, 1] = g[1, 2] = np.nan
+    grad = loss.backward(g).data
+    assert np.all(grad[0, :, 1] == 0) and np.all(grad[1, :, 2] == 0) and np.all(np.isfinite(grad))
+
+
+@pytest.mark.task("04.6")
+def test_probability_targets_on_many_blocks_match_the_reference():
+    rng = np.random.default_rng(13)
+    x = rng.normal(size=(64, 8192)).astype(np.float32)
+    p = rng.dirichlet(np.ones(8192), size=64).astype(np.float32)
+    value = cross_entropy(x, p, label_smoothing=0.1).item()
+    q = 0.9 * p.astype(np.float64) + 0.1 / 8192
+    m, s, _ = _reference_rows(x)
+    expected = -(q * (x - m[:, None] - np.log(s)[:, None])).sum() / 64
+    np.testing.assert_allclose(value, expected, rtol=1e-5)
+
+
+# ---------------------------------------------------------------- the elementwise engine
+
+
+@pytest.mark.task("04.7")
+@pytest.mark.parametrize("reduction", ["mean", "sum", "none"])
+def test_the_elementwise_engine_on_many_blocks_equals_the_whole_array_formula(reduction):
+    rng = np.random.default_rng(14)
+    p, y = rng.uniform(0.01, 0.99, (700, 1000)), rng.random((700, 1000))  # 11 blocks, two threads
+    weight = rng.uniform(0.5, 2.0, 1000)
+    ctx = Context()
+    value = _elementwise_loss(ctx, _bce_elements, p, y, weight=weight, reduction=reduction)
+    losses = -weight * (y * np.log(p) + (1 - y) * np.log1p(-p))
+    expected = {"mean": losses.mean(), "sum": losses.sum(), "none": losses}[reduction]
+    np.testing.assert_allclose(value, expected, rtol=1e-12)
+    scale = 1 / p.size if reduction == "mean" else 1.0
+    np.testing.assert_allclose(ctx.saved_tensors[0], weight * (p - y) / (p * (1 - p)) * scale, rtol=1e-12)
+
+
+@pytest.mark.parametrize("dtype", [np.float16, np.float32, np.float64])
+def test_the_sum_of_squares_of_millions_stays_as_accurate_as_a_pairwise_sum(dtype):
+    d = np.random.default_rng(17).normal(size=3_000_000).astype(dtype)
+    exact = np.sum(d.astype(np.float64) ** 2)
+    tol = {np.float16: 1e-3, np.float32: 1e-6, np.float64: 1e-12}[dtype]
+    mean = _reduce_squares(d, "mean")
+    assert mean.dtype == dtype
+    np.testing.assert_allclose(float(mean), exact / d.size, rtol=tol)
+    if dtype != np.float16:  # 3 million is past float16's largest number, 65,504: there the sum is inf, as in PyTorch
+        np.testing.assert_allclose(float(_reduce_squares(d, "sum")), exact, rtol=tol)
+
+
+@pytest.mark.task("04.8")
+def test_the_elementwise_engine_broadcasts_weight_and_pos_weight_within_each_block():
+    rng = np.random.default_rng(15)
+    x, y = rng.normal(size=(3000, 100)) * 3, (rng.random((3000, 100)) < 0.5).astype(np.float64)
+    weight, pos_weight = rng.uniform(0.5, 2, (3000, 1)), rng.uniform(0.5, 3, 100)
+    loss = BinaryCrossEntropyWithLogitsLoss(weight=weight, pos_weight=pos_weight, reduction="sum")
+    value = loss(x, y).item()
+    positive = 1 + (pos_weight - 1) * y
+    log_sigmoid = -np.logaddexp(0, -x)
+    expected = (weight * ((1 - y) * x - positive * log_sigmoid)).sum()
+    np.testing.assert_allclose(value, expected, rtol=1e-12)
+    sigmoid = 1 / (1 + np.exp(-x))
+    np.testing.assert_allclose(loss.backward().data, weight * (positive * sigmoid - pos_weight * y), rtol=1e-10)
+
+
+@pytest.mark.task("04.1")
+def test_the_elementwise_engine_handles_zero_dimensional_and_empty_inputs():
+    loss = MSELoss()
+    assert loss(np.array(3.0), np.array(1.0)).item() == 4.0
+    assert loss.backward().data.tolist() == 4.0
+    assert np.isnan(MSELoss()(np.zeros(0), np.zeros(0)).item())
+    assert MSELoss(reduction="sum")(np.zeros((0, 3)), np.zeros((0, 3))).item() == 0.0
+
+
+@pytest.mark.task("04.1")
+def test_a_backward_with_grad_output_two_doubles_the_saved_gradient():
+    loss = MSELoss(reduction="sum")
+    loss(np.array([1.0, 2.0]), np.array([0.0, 0.0]))
+    assert loss.backward(Tensor(np.array(2.0))).data.tolist() == [4.0, 8.0]
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("spread", [1.0, 30.0, 200.0], ids=["small", "wide", "beyond the shortcut"])
+def test_the_shortcut_without_the_subtraction_gives_the_shifted_numbers(dtype, spread):
+    rng = np.random.default_rng(16)
+    x = (rng.normal(size=(64, 1000)) * spread).astype(dtype)  # 64,000 numbers: big enough for the shortcut
+    x[3, :] -= 55.0  # a row whose maximum is far below 0, and numbers that underflow exp(x)
+    coef = rng.uniform(0.5, 2.0, 64).astype(dtype)
+    m, s, e = softmax_rows(x, coef)
+    rm, rs, rp = _reference_rows(x)
+    tol = 1e-12 if dtype == np.float64 else 2e-6
+    np.testing.assert_array_equal(m, rm.astype(dtype))
+    np.testing.assert_allclose(s, rs, rtol=tol)
+    # float32's x - m rounds in its last digit: probabilities below 1e-12 may be off by more than tol, relatively
+    np.testing.assert_allclose(e, rp * coef[:, None], rtol=tol, atol=1e-30 if dtype == np.float64 else 1e-12)
+
+
+def test_a_row_of_nan_or_inf_takes_the_careful_path():
+    x = np.zeros((64, 1000), np.float32)
+    x[0, 0], x[1, 0] = np.nan, np.inf
+    with np.errstate(invalid="ignore"):  # inf - inf: the kernel runs under its caller's errstate, as in the losses
+        m, s, e = softmax_rows(x, np.ones(64, np.float32))
+    assert np.isnan(m[0]) and np.isinf(m[1]) and np.all(np.isnan(e[:2]) | (e[:2] == 0))
+    np.testing.assert_allclose(e[2:], 1e-3, rtol=1e-6)

@@ -1,0 +1,95 @@
+"""`tito bench`: what a user sees, and what the benchmark says where there is nothing to time yet.
+
+Timings themselves are never asserted: the benchmark reports them, MET or NOT MET.
+"""
+import importlib.util
+
+import pytest
+from tito_support import REPO, run_tito
+
+import tinytorch.core.losses as losses
+from tinytorch.core.kernels import softmax_rows
+
+
+def test_bench_has_help_with_an_example(tmp_path):
+    r = run_tito(tmp_path, "bench", "--help")
+    assert r.returncode == 0, r.stderr
+    assert "example" in r.stdout and "tito bench losses --stretch" in r.stdout
+
+
+def test_a_module_without_a_benchmark_is_one_line_naming_those_with_one(course):
+    r = run_tito(course, "bench", "demo")
+    assert r.returncode == 1
+    assert r.stderr.strip().count("\n") == 0
+    assert "01_demo has no benchmark" in r.stderr and "bench_demo.py" in r.stderr
+
+
+def test_a_course_without_benchmarks_says_so(course):
+    r = run_tito(course, "bench")
+    assert r.returncode == 1
+    assert "no benchmarks" in r.stderr
+
+
+def test_a_benchmark_that_cannot_run_is_a_failure_with_one_line(course):
+    (course / "benchmarks").mkdir()
+    (course / "benchmarks" / "bench_demo.py").write_text("raise SystemExit(3)\n")
+    r = run_tito(course, "bench", "demo")
+    assert r.returncode == 1
+    assert "could not run (exit status 3)" in r.stderr
+
+
+def test_the_benchmark_gets_the_options_and_this_courses_package(course):
+    (course / "benchmarks").mkdir()
+    (course / "benchmarks" / "bench_demo.py").write_text(
+        "import sys, tinytorch\nprint('args', sys.argv[1:], 'from', tinytorch.__file__)\n")
+    r = run_tito(course, "bench", "demo", "--quick", "--only", "CE 8 x 10")
+    assert r.returncode == 0, r.stderr
+    assert "args ['--quick', '--only=CE 8 x 10']" in r.stdout
+    assert str(course / "tinytorch") in r.stdout
+
+
+@pytest.fixture
+def bench():
+    """benchmarks/bench_losses.py as a module (it puts this checkout's tinytorch first on the path)."""
+    spec = importlib.util.spec_from_file_location("bench_losses", REPO / "benchmarks" / "bench_losses.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_the_stretch_grader_says_plainly_when_the_task_is_still_the_stub(bench, monkeypatch, capsys):
+    def stub(x, coef=None):
+        raise NotImplementedError("Task 04.9: implement _softmax_rows_stretch")
+
+    monkeypatch.setattr(losses, "_softmax_rows_stretch", stub)
+    assert bench.main(["--stretch", "--quick"]) == 0
+    out = capsys.readouterr().out
+    assert "not started: _softmax_rows_stretch still raises NotImplementedError" in out
+    assert "tito bench losses --stretch" in out
+
+
+def test_the_stretch_grader_names_a_wrong_number(bench, monkeypatch, capsys):
+    def off_by_a_bit(x, coef=None):
+        m, s, e = softmax_rows(x, coef)
+        return m, s * 1.01, e
+
+    monkeypatch.setattr(losses, "_softmax_rows_stretch", off_by_a_bit)
+    assert bench.main(["--stretch", "--quick"]) == 0
+    out = capsys.readouterr().out
+    assert "numbers: NOT MET" in out and "s differs from the given kernel" in out
+
+
+def test_a_loss_whose_task_is_not_done_is_a_row_that_says_so(bench, monkeypatch, capsys):
+    def stub(x, t, m, s):
+        raise NotImplementedError("Task 04.3: implement _target_class_loss")
+
+    monkeypatch.setattr(losses, "_target_class_loss", stub)
+    assert bench.main(["--quick", "--only", "CE 8 x 10"]) == 0
+    out = capsys.readouterr().out
+    assert "CE 8 x 10" in out and "not measured: Task 04.3: implement _target_class_loss" in out
+    assert "NOT MET: CE 8 x 10" in out
+
+
+def test_an_unknown_case_lists_the_cases(bench, capsys):
+    assert bench.main(["--only", "no such case"]) == 2
+    assert "CE 128 x 50000" in capsys.readouterr().out
