@@ -1,26 +1,16 @@
 """The optimizers' given machinery: what they accept, step, zero_grad, state_dict / load_state_dict, repr, and
 every error they raise, each matched on the values it must name."""
-import contextlib
 import re
 
 import numpy as np
 import pytest
+from checks import raises_naming
 
 import tinytorch.optim
 from tinytorch.core.layers import Linear, Sequential
 from tinytorch.core.optimizers import SGD, Adam, AdamW, Optimizer
 from tinytorch.core.tensor import Tensor
 
-
-@contextlib.contextmanager
-def raises_naming(expected, *patterns):
-    """pytest.raises(expected), then every pattern must be found (re.search) in its one-line message."""
-    with pytest.raises(expected) as info:
-        yield info
-    message = str(info.value)
-    for pattern in patterns:
-        assert re.search(pattern, message), f"{pattern!r} not in {message!r}"
-    assert "\n" not in message, message
 
 
 def _params():

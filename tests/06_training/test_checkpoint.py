@@ -1,7 +1,6 @@
 """tinytorch.save / tinytorch.load: round trips, atomic writes, bad and hostile files (each one ValueError naming
 the file and what is wrong, no code run), and a training run resumed from a checkpoint ending bitwise where the
 uninterrupted run ends."""
-import contextlib
 import io
 import json
 import os
@@ -11,6 +10,7 @@ import zipfile
 
 import numpy as np
 import pytest
+from checks import raises_naming
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import array_shapes, arrays
@@ -24,15 +24,6 @@ from tinytorch.core.optimizers import SGD, Adam, AdamW
 from tinytorch.core.tensor import Tensor
 from tinytorch.core.training import DataLoader, TensorDataset, train_epoch
 
-
-@contextlib.contextmanager
-def raises_naming(expected, *patterns):
-    with pytest.raises(expected) as info:
-        yield info
-    message = str(info.value)
-    for pattern in patterns:
-        assert re.search(pattern, message), f"{pattern!r} not in {message!r}"
-    assert "\n" not in message, message
 
 
 def _same(a, b):

@@ -2,11 +2,10 @@
 
 The properties (every sample exactly once per epoch, the seeded order repeated, different seeds differing,
 batch shapes and counts) are checked with hypothesis on random sizes."""
-import contextlib
-import re
 
 import numpy as np
 import pytest
+from checks import raises_naming
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -18,15 +17,6 @@ SETTINGS = settings(max_examples=60, deadline=None)
 _sizes = st.integers(0, 40)
 _batch_sizes = st.integers(1, 12)
 
-
-@contextlib.contextmanager
-def raises_naming(expected, *patterns):
-    with pytest.raises(expected) as info:
-        yield info
-    message = str(info.value)
-    for pattern in patterns:
-        assert re.search(pattern, message), f"{pattern!r} not in {message!r}"
-    assert "\n" not in message, message
 
 
 def _indexed(n):

@@ -1,9 +1,9 @@
 """The training loop, evaluation and the metrics: what each computes, what each leaves alone, and every error."""
-import contextlib
 import re
 
 import numpy as np
 import pytest
+from checks import raises_naming
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
@@ -17,15 +17,6 @@ from tinytorch.core.training import DataLoader, TensorDataset, accuracy, evaluat
 
 SETTINGS = settings(max_examples=60, deadline=None)
 
-
-@contextlib.contextmanager
-def raises_naming(expected, *patterns):
-    with pytest.raises(expected) as info:
-        yield info
-    message = str(info.value)
-    for pattern in patterns:
-        assert re.search(pattern, message), f"{pattern!r} not in {message!r}"
-    assert "\n" not in message, message
 
 
 def _classification(n=24, seed=0):
