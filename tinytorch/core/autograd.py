@@ -115,25 +115,26 @@ def _private(ctx, inputs, output, parameters):
     `inputs` or with the `output`. A parameter's own array is not copied but watched (`_watch`): an optimizer
     step or `p -= ...` before the backward makes the copy then; the usual update, after the backward, never does.
     """
-    theirs, kept = [output], [p.data for p in parameters or () if p is not None]
+    theirs = [output]
     for x in inputs:
         x = x.data if isinstance(x, Tensor) else x
         if isinstance(x, np.ndarray):
             theirs.append(x)
-    private = []
-    for a in ctx.saved_tensors:
-        if isinstance(a, np.ndarray):
-            if a.base is None:  # a owns its memory: only a itself, or a view of it, can share it (quick to tell)
-                if any(a is k for k in kept) and not (output is a or output.base is a):
-                    _watch(ctx, a)
-                    private.append(a)
-                    continue
-                shared = any(b is a or b.base is a for b in theirs)
-            else:
-                shared = any(np.may_share_memory(a, b) for b in theirs)
-            a = a.copy() if shared else a
-        private.append(a)
-    ctx.saved_tensors = tuple(private)
+    kept = [p.data for p in parameters if p is not None] if parameters is not None else ()
+    saved = ctx.saved_tensors
+    for i, a in enumerate(saved):
+        if not isinstance(a, np.ndarray):
+            continue
+        if a.base is None:  # a owns its memory: only a itself, or a view of it, can share it (quick to tell)
+            if kept and any(a is k for k in kept) and not (output is a or output.base is a):
+                _watch(ctx, a)
+                continue
+            shared = any(b is a or b.base is a for b in theirs)
+        else:
+            shared = any(np.may_share_memory(a, b) for b in theirs)
+        if shared:
+            saved = saved[:i] + (a.copy(),) + saved[i + 1:]
+    ctx.saved_tensors = saved
 
 
 _ONE = {}  # dtype -> a read-only 0-d 1: the default grad_output of a scalar loss, made once per dtype

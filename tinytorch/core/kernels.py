@@ -85,6 +85,15 @@ def _scratch(block):
 _NO_SHIFT = {np.dtype(np.float32): 60.0, np.dtype(np.float64): 600.0}  # |row max| within which exp(x) is safe
 
 
+def _row_sums(e, dtype, out=None):
+    """The sums of the rows of e (r, C), added in `dtype`: einsum for rows that lie in a row (it keeps several running
+    sums in the CPU's vector registers), NumPy's reduction for a few numbers or transposed rows (it then adds whole
+    contiguous rows of positions at once)."""
+    if e.flags.c_contiguous and e.size > 1024:
+        return np.einsum("ij->i", e, out=out, dtype=dtype)
+    return np.add.reduce(e, axis=1, out=out, dtype=dtype)
+
+
 def _softmax_block(x, out, m, s, coef=None, each_shifted=None, rows=None):
     """The four steps on one block of rows x (r, C): maxima into m, sums into s, exp(x - m) [* coef / s] into out.
 
@@ -93,17 +102,14 @@ def _softmax_block(x, out, m, s, coef=None, each_shifted=None, rows=None):
     one pass fewer, and s = sum exp(x) * exp(-m) is what it would have been.
     """
     np.maximum.reduce(x, axis=1, out=m)
-    limit = _NO_SHIFT.get(x.dtype) if each_shifted is None and x.size > 4096 else None  # smaller: the test costs more
+    limit = _NO_SHIFT.get(x.dtype) if each_shifted is None and x.size > 2**14 else None  # smaller: the test costs more
     shift = limit is None or not (-limit <= m.min() and m.max() <= limit)  # NaN and inf fail the test too
     if shift:
         np.subtract(x, m[:, None], out=out)
         if each_shifted is not None:
             each_shifted(rows, out)
     np.exp(out if shift else x, out=out)
-    if out.flags.c_contiguous and out.size > 1024:  # rows in a row: einsum keeps several running sums in registers
-        np.einsum("ij->i", out, out=s, dtype=s.dtype)
-    else:  # few numbers, or transposed rows (NumPy then adds whole rows of positions at once)
-        np.add.reduce(out, axis=1, out=s, dtype=s.dtype)
+    _row_sums(out, s.dtype, s)
     if coef is not None:
         out *= (coef / s)[:, None]
     if not shift:
@@ -114,8 +120,8 @@ def softmax_rows(x, coef=None, each_block=None, block_bytes=2**21, each_shifted=
     """Row maxima m, exponential row sums s and, with `coef`, the scaled softmax e of logits x.
 
     x is (R, C), rows of C class scores, or (N, C, D): classes on axis 1, each of the N * D positions a row.
-    Per row, m = max_c x and s = sum_c exp(x - m) (flat, one per row). With `coef` (one per row), e has x's shape
-    and holds exp(x - m) * coef / s; without it, nothing of x's size is kept and e is None. Blocks of about
+    Per row, m = max_c x and s = sum_c exp(x - m) (flat, one per row). With `coef` (one per row, or one number for
+    all), e has x's shape and holds exp(x - m) * coef / s; without it, nothing of x's size is kept and e is None. Blocks of about
     `block_bytes` stay in cache for all their passes and are shared among the cores. Hooks, on each block:
     each_shifted(rows, z) before the exponential, while z (the block's rows of e) holds x - m; each_block(rows,
     rows_of, m, s, e) at the end. `rows` slices the flat rows; rows_of(a) is the block of an array of x's
@@ -123,14 +129,23 @@ def softmax_rows(x, coef=None, each_block=None, block_bytes=2**21, each_shifted=
     Shape: x (R, C) or (N, C, D) -> m, s (R,) or (N * D,) (s in float32 for float16), e like x or None.
     """
     # NumPy's errstate is the caller's: the losses run everything under errstate(all="ignore") (exp(-800) is 0)
+    if x.ndim == 2 and x.size <= 2**14 and each_block is each_shifted is None:  # 16,384 numbers at most: the steps
+        m = np.maximum.reduce(x, axis=1)  # plainly, with nothing around them (here, it would cost as much as they do)
+        e = x - m[:, None]
+        np.exp(e, out=e)
+        s = _row_sums(e, np.float32 if x.dtype.char == "e" else x.dtype)
+        if coef is None:
+            return m, s, None
+        e *= (coef / s)[:, None]
+        return m, s, e
     C, D = x.shape[1], (x.shape[2] if x.ndim == 3 else 1)
     R = x.shape[0] * D
-    m, s = np.empty(R, x.dtype), np.empty(R, np.promote_types(x.dtype, np.float32))  # float16: summed in float32
+    m, s = np.empty(R, x.dtype), np.empty(R, np.float32 if x.dtype.char == "e" else x.dtype)  # float16: in float32
     e = np.empty_like(x) if coef is not None else None
     if x.ndim == 2 and each_block is each_shifted is None and x.nbytes <= block_bytes:  # one small block: plainly
         _softmax_block(x, _scratch(x) if e is None else e, m, s, coef)
         return m, s, e
-    step = max(1, block_bytes // max(1, C * x.itemsize))  # rows per block
+    step, per_row = max(1, block_bytes // max(1, C * x.itemsize)), isinstance(coef, np.ndarray)  # rows per block
     if D == 1:
         starts, x = range(0, R, step), x.reshape(R, C)
     else:  # a block never crosses from one of the N samples into the next
@@ -142,7 +157,7 @@ def softmax_rows(x, coef=None, each_block=None, block_bytes=2**21, each_shifted=
         rows_of = (lambda a: a.reshape(R, C)[start:stop]) if D == 1 else (lambda a: a[n, :, d:d + stop - start].T)
         rows, block = slice(start, stop), rows_of(x)
         out = rows_of(e) if e is not None else _scratch(block)
-        _softmax_block(block, out, m[rows], s[rows], None if coef is None else coef[rows], each_shifted, rows)
+        _softmax_block(block, out, m[rows], s[rows], coef[rows] if per_row else coef, each_shifted, rows)
         if each_block is not None:
             each_block(rows, rows_of, m[rows], s[rows], out)
 

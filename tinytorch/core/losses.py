@@ -75,7 +75,7 @@ def _check_reduction(reduction):
 # %% ../../modules/04_losses/losses.ipynb #accumulator-export
 def _accumulator(dtype):
     """The dtype in which to add up values of `dtype`: float32 for float16, otherwise `dtype` itself."""
-    dtype = np.dtype(dtype)
+    dtype = dtype if isinstance(dtype, np.dtype) else np.dtype(dtype)
     return np.dtype(np.float32) if dtype.char == "e" else dtype  # "e": NumPy's code for float16
 
 # %% ../../modules/04_losses/losses.ipynb #reduce-export
@@ -244,6 +244,17 @@ def _cross_entropy_rows(logits, target, ignore_index):
     target is ignore_index. Class indices may have any integer dtype, or be whole floats; ignore_index is
     exempt from the range check. Refused: bool targets, and targets of the logits' shape that are not floats.
     """
+    if type(target) is Tensor:
+        target = target.data
+    if (type(target) is np.ndarray and target.ndim == 1 and logits.ndim == 2 and target.dtype.kind in "iu"
+            and target.shape[0] == logits.shape[0] and target.size and not 0 <= ignore_index < logits.shape[1]):
+        indices = target if target.dtype == np.int64 else target.astype(np.int64)  # the usual case, first
+        if len(indices) <= 24:  # a few: Python's min and max cost less than a NumPy call
+            listed = indices.tolist()
+            if 0 <= min(listed) and max(listed) < logits.shape[1]:
+                return logits, indices, target.shape, False
+        elif np.maximum.reduce(indices.view(np.uint64)) < logits.shape[1]:  # as unsigned, a negative is huge
+            return logits, indices, target.shape, False
     if logits.ndim == 0:
         raise ValueError("cross_entropy needs logits of shape (C,), (N, C) or (N, C, d1, ...), got a 0-d array "
                          "of shape (); one score is not a distribution over classes")
@@ -309,7 +320,7 @@ def _target_class_loss(x, t, m, s):
 def _target_class_grad(grad, t, upstream):
     """Subtract upstream[n] at column t[n] of each row of `grad` (the kernel's scaled softmax), in place.
 
-    Shape: grad (R, C); t (R,) class indices; upstream (R,).
+    Shape: grad (R, C); t (R,) class indices; upstream (R,), or one number for every row.
     """
     ### BEGIN SOLUTION 04.3
     grad[np.arange(len(t)), t] -= upstream
@@ -327,6 +338,8 @@ class CrossEntropyFunction(Function):
         logits = _as_float(input)
         x, t, loss_shape, ignored = _cross_entropy_rows(logits, target, ignore_index)
         C, acc = x.shape[1], _accumulator(x.dtype)  # float16 logits: sums in float32
+        if x.ndim == 2 and t.ndim == 1 and weight is None and not ignored and not eps:  # stage 1 alone: the usual
+            return _plain_cross_entropy(ctx, x, t, logits.shape, loss_shape, reduction, acc)
         R, w = x.size // C, _class_weight(weight, C, x.dtype)
         W = C if w is None else w.sum(dtype=acc)  # the uniform distribution's weight, sum_c w_c
         probabilities, w_t, kept = t.ndim > 1, None, None
@@ -379,6 +392,24 @@ class CrossEntropyFunction(Function):
         elif float(grad_output) != 1.0:
             grad *= grad_output
         return grad
+
+# %% ../../modules/04_losses/losses.ipynb #plain-cross-entropy-export
+def _plain_cross_entropy(ctx, x, t, shape, loss_shape, reduction, acc):
+    """CrossEntropyFunction.forward for rows x (R, C) of class indices t, no weight, nothing ignored, no smoothing:
+    the same steps as the general path, with none of its branches (at small sizes, they are the cost)."""
+    R, kernel = len(t), CrossEntropyFunction.kernel
+    ctx.scale = scale = _reduce_backward(reduction, R)
+    coef = None  # every row's target is worth the scale: one number for the given kernel, one per row for Task 04.9
+    if ctx.needs_grad:
+        coef = scale if kernel is softmax_rows else np.full(R, scale, acc)
+    m, s, grad = kernel(x, coef)
+    loss = _target_class_loss(x, t, m, s)
+    if grad is not None:
+        _target_class_grad(grad, t, coef)
+        ctx.row_shape = (R, 1) if len(shape) == 2 else (1,)  # a per-target grad_output, along the classes
+        ctx.save_for_backward(grad if grad.shape == shape else grad.reshape(shape), None)
+    loss = loss if loss.shape == loss_shape else loss.reshape(loss_shape)
+    return _reduce(loss if loss.dtype == x.dtype else loss.astype(x.dtype), reduction, R)
 
 # %% ../../modules/04_losses/losses.ipynb #cross-entropy-stages-export
 def _cross_entropy_stages(x, t, w, eps, scale, w_t, kept, nll, u, grad_wanted):
