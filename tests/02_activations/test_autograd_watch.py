@@ -75,3 +75,63 @@ def test_a_forward_whose_output_is_the_weight_itself_still_copies_it():
     out = m(np.zeros(2))
     out.data[...] = 9.0  # a write on the returned output, with NumPy alone
     assert m.backward(np.ones(2)).data.tolist() == [1.0, 2.0]
+
+
+class Square(Function):  # y = x ** 2, saving its input
+    @staticmethod
+    def forward(ctx, x):
+        x = np.asarray(x.data if isinstance(x, Tensor) else x, dtype=np.float64)
+        ctx.save_for_backward(x)
+        return x * x
+
+    @staticmethod
+    def backward(ctx, grad_output):
+        (x,) = ctx.saved_tensors
+        return 2 * x * grad_output
+
+
+class Sq(Module):
+    function = Square
+
+
+class Same(Function):  # returns its input's own array: the output is the caller's, not a new one
+    @staticmethod
+    def forward(ctx, x):
+        return x.data if isinstance(x, Tensor) else x
+
+    @staticmethod
+    def backward(ctx, grad_output):
+        return grad_output
+
+
+class Id(Module):
+    function = Same
+
+
+def test_the_output_of_one_forward_is_watched_not_copied_by_the_next():
+    first, second = Sq(), Sq()
+    h = first(np.array([1.0, 2.0]))
+    assert h._made_by_forward
+    second(h)
+    assert second._saved[0].saved_tensors[0] is h.data  # no copy
+    h *= 10.0  # through the Tensor: the pending forward copies first
+    assert second.backward(np.ones(2)).data.tolist() == [2.0, 8.0]
+
+
+def test_a_callers_array_is_still_copied():
+    x = np.array([1.0, 2.0])
+    sq = Sq()
+    sq(x)
+    assert sq._saved[0].saved_tensors[0] is not x
+    x[...] = 0.0
+    assert sq.backward(np.ones(2)).data.tolist() == [2.0, 4.0]
+
+
+def test_an_output_that_is_the_callers_own_array_is_not_taken_for_a_new_one():
+    x = np.array([3.0, 4.0])
+    out = Id()(x)
+    assert out.data is x and not out._made_by_forward
+    sq = Sq()
+    sq(out)
+    x[...] = 0.0  # the caller's array, changed with NumPy alone: sq kept its own copy
+    assert sq.backward(np.ones(2)).data.tolist() == [6.0, 8.0]

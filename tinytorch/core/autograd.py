@@ -112,15 +112,18 @@ def _watch(ctx, array):
 
 def _private(ctx, inputs, output, parameters):
     """Make ctx.saved_tensors the forward's own: copy each array that shares memory with one of the caller's
-    `inputs` or with the `output`. A parameter's own array is not copied but watched (`_watch`): an optimizer
-    step or `p -= ...` before the backward makes the copy then; the usual update, after the backward, never does.
+    `inputs` or with the `output`. The array of a parameter, or of a Tensor that another module's forward made
+    (the layer before, in a Sequential), is not copied but watched (`_watch`): a change in place through tinytorch
+    before the backward makes the copy then; the usual update, after the backward, never does.
     """
-    theirs = [output]
+    theirs, kept = [output], []
     for x in inputs:
-        x = x.data if isinstance(x, Tensor) else x
+        if isinstance(x, Tensor):
+            if x._made_by_forward or (parameters is not None and any(x is p for p in parameters)):
+                kept.append(x.data)
+            x = x.data
         if isinstance(x, np.ndarray):
             theirs.append(x)
-    kept = [p.data for p in parameters if p is not None] if parameters is not None else ()
     saved = ctx.saved_tensors
     for i, a in enumerate(saved):
         if not isinstance(a, np.ndarray):
@@ -201,7 +204,10 @@ class Module:
         if ctx.saved_tensors:
             _private(ctx, inputs, out, parameters)
         self._saved = (ctx, out.shape, out.dtype, parameters)
-        return Tensor._wrap(out)
+        result = Tensor._wrap(out)
+        if out.base is None and not any(out is (x.data if isinstance(x, Tensor) else x) for x in inputs):
+            result._made_by_forward = True  # its array is new, and only this Tensor holds it (see _private)
+        return result
 
     def _last_forward(self):
         """What the last forward saved; a RuntimeError if there is none to use."""

@@ -67,19 +67,21 @@ def _map_blocks(work, starts, threads=_CORES):
         future.result()
 
 # %% ../../modules/04_losses/losses.ipynb #softmax-block-export
-_scratches = threading.local()  # per thread: one block-sized array, reused by every forward that keeps nothing
+_scratches = threading.local()  # per thread: two block-sized arrays, reused by every call that needs them
 
 
-def _scratch(block):
-    """An array of `block`'s shape, dtype and order to compute in, the same memory each time in a thread (a fresh
-    array of a few MB costs a page fault per 4 KB the first time it is written, which can take longer than the exp).
-    A block of transposed rows gets transposed scratch: copying between two orders would cost a pass of its own."""
-    buf = getattr(_scratches, "buf", None)
-    if buf is None or buf.dtype != block.dtype or buf.size < block.size:
-        buf = _scratches.buf = np.empty(block.size, block.dtype)
-    if block.ndim == 2 and block.strides[0] < block.strides[1]:
-        return buf[:block.size].reshape(block.shape[::-1]).T
-    return buf[:block.size].reshape(block.shape)
+def _scratch(shape, dtype, transposed=False, slot=0):
+    """An array of `shape` and `dtype` to compute in, the same memory each time in a thread (a fresh array of a few
+    MB costs a page fault per 4 KB the first time it is written, which can take longer than the exp). `transposed`
+    lays it out as its transpose, for a block of transposed rows (copying between two orders costs a pass of its
+    own); `slot` 1 is a second array, for a block that needs two."""
+    buffers = getattr(_scratches, "buffers", None)
+    if buffers is None:
+        buffers = _scratches.buffers = [None, None]
+    size, buf = shape[0] * shape[1], buffers[slot]
+    if buf is None or buf.dtype != dtype or buf.size < size:
+        buf = buffers[slot] = np.empty(size, dtype)
+    return buf[:size].reshape(shape[::-1]).T if transposed else buf[:size].reshape(shape)
 
 
 _NO_SHIFT = {np.dtype(np.float32): 60.0, np.dtype(np.float64): 600.0}  # |row max| within which exp(x) is safe
@@ -116,34 +118,49 @@ def _softmax_block(x, out, m, s, coef=None, each_shifted=None, rows=None):
         s *= np.exp(-m)
 
 # %% ../../modules/04_losses/losses.ipynb #softmax-rows-export
+_SHORT = 32  # rows of at most this many classes are done class by class (see softmax_rows)
+
+
 def softmax_rows(x, coef=None, each_block=None, block_bytes=2**21, each_shifted=None):
     """Row maxima m, exponential row sums s and, with `coef`, the scaled softmax e of logits x.
 
     x is (R, C), rows of C class scores, or (N, C, D): classes on axis 1, each of the N * D positions a row.
     Per row, m = max_c x and s = sum_c exp(x - m) (flat, one per row). With `coef` (one per row, or one number for
-    all), e has x's shape and holds exp(x - m) * coef / s; without it, nothing of x's size is kept and e is None. Blocks of about
-    `block_bytes` stay in cache for all their passes and are shared among the cores. Hooks, on each block:
-    each_shifted(rows, z) before the exponential, while z (the block's rows of e) holds x - m; each_block(rows,
-    rows_of, m, s, e) at the end. `rows` slices the flat rows; rows_of(a) is the block of an array of x's
-    shape as (r, C) rows (a transposed view for K-dim).
+    all), e has x's shape and holds exp(x - m) * coef / s; without it, nothing of x's size is kept and e is None.
+    Blocks of about `block_bytes` stay in cache for all their passes and are shared among the cores. Rows of at most
+    32 classes are done class by class, on a transposed copy of each block, and e then comes in Fortran order.
+    Hooks, on each block: each_shifted(rows, z) before the exponential, while z (the block's rows of e) holds
+    x - m; each_block(rows, rows_of, m, s, e) at the end. `rows` slices the flat rows; rows_of(a) is the block of
+    an array of x's shape as (r, C) rows (a transposed view for K-dim).
     Shape: x (R, C) or (N, C, D) -> m, s (R,) or (N * D,) (s in float32 for float16), e like x or None.
     """
     # NumPy's errstate is the caller's: the losses run everything under errstate(all="ignore") (exp(-800) is 0)
-    if x.ndim == 2 and x.size <= 2**14 and each_block is each_shifted is None:  # 16,384 numbers at most: the steps
-        m = np.maximum.reduce(x, axis=1)  # plainly, with nothing around them (here, it would cost as much as they do)
+    C, D = x.shape[1], (x.shape[2] if x.ndim == 3 else 1)
+    R, sums = x.shape[0] * D, (np.float32 if x.dtype.char == "e" else x.dtype)  # float16: added up in float32
+    hooks, columns = each_block is not None or each_shifted is not None, D == 1 and C <= _SHORT and R >= 16
+    if D == 1 and x.size <= 2**14 and not hooks:  # 16,384 numbers at most: the four steps, with nothing around them
+        if columns:  # (here, that would cost as much as they do); short rows class by class, R numbers at a time
+            z = np.ascontiguousarray(x.T)
+            m = np.maximum.reduce(z, axis=0)
+            np.subtract(z, m, out=z)
+            np.exp(z, out=z)
+            s = np.add.reduce(z, axis=0, dtype=sums)
+            if coef is None:
+                return m, s, None
+            z *= coef / s
+            return m, s, z.T
+        m = np.maximum.reduce(x, axis=1)
         e = x - m[:, None]
         np.exp(e, out=e)
-        s = _row_sums(e, np.float32 if x.dtype.char == "e" else x.dtype)
+        s = _row_sums(e, sums)
         if coef is None:
             return m, s, None
         e *= (coef / s)[:, None]
         return m, s, e
-    C, D = x.shape[1], (x.shape[2] if x.ndim == 3 else 1)
-    R = x.shape[0] * D
-    m, s = np.empty(R, x.dtype), np.empty(R, np.float32 if x.dtype.char == "e" else x.dtype)  # float16: in float32
-    e = np.empty_like(x) if coef is not None else None
-    if x.ndim == 2 and each_block is each_shifted is None and x.nbytes <= block_bytes:  # one small block: plainly
-        _softmax_block(x, _scratch(x) if e is None else e, m, s, coef)
+    m, s = np.empty(R, x.dtype), np.empty(R, sums)
+    e = None if coef is None else np.empty((C, R), x.dtype).T if columns else np.empty_like(x)
+    if D == 1 and not hooks and not columns and x.nbytes <= block_bytes:  # one block: plainly
+        _softmax_block(x, _scratch(x.shape, x.dtype) if e is None else e, m, s, coef)
         return m, s, e
     step, per_row = max(1, block_bytes // max(1, C * x.itemsize)), isinstance(coef, np.ndarray)  # rows per block
     if D == 1:
@@ -156,7 +173,11 @@ def softmax_rows(x, coef=None, each_block=None, block_bytes=2**21, each_shifted=
         n, d = divmod(start, D)
         rows_of = (lambda a: a.reshape(R, C)[start:stop]) if D == 1 else (lambda a: a[n, :, d:d + stop - start].T)
         rows, block = slice(start, stop), rows_of(x)
-        out = rows_of(e) if e is not None else _scratch(block)
+        if columns:  # the block class by class: a transposed copy, so that each step runs along rows of positions
+            z = _scratch((C, stop - start), x.dtype, slot=1)
+            np.copyto(z, block.T)
+            block = z.T
+        out = rows_of(e) if e is not None else _scratch(block.shape, x.dtype, block.strides[0] < block.strides[1])
         _softmax_block(block, out, m[rows], s[rows], coef[rows] if per_row else coef, each_shifted, rows)
         if each_block is not None:
             each_block(rows, rows_of, m[rows], s[rows], out)

@@ -82,6 +82,8 @@ class Tensor:
     Not for sharing between threads while one of them changes it.
     """
 
+    _made_by_forward = False  # True for a module's output: module 02 watches its array instead of copying it
+
     def __init__(self, data, dtype=None):
         if isinstance(data, Tensor):
             data = data.data
