@@ -85,6 +85,7 @@ def _scratch(shape, dtype, transposed=False, slot=0):
 
 
 _NO_SHIFT = {np.dtype(np.float32): 60.0, np.dtype(np.float64): 600.0}  # |row max| within which exp(x) is safe
+_NO_SHIFT_FOR_HOOK = {np.dtype(np.float32): 16.0, np.dtype(np.float64): 600.0}  # and a hook can subtract m itself
 
 
 def _row_sums(e, dtype, out=None):
@@ -99,17 +100,18 @@ def _row_sums(e, dtype, out=None):
 def _softmax_block(x, out, m, s, coef=None, each_shifted=None, rows=None):
     """The four steps on one block of rows x (r, C): maxima into m, sums into s, exp(x - m) [* coef / s] into out.
 
-    When every row maximum is within +-60 (float32; +-600 for float64) and no hook needs x - m, exp(x) can neither
-    overflow nor underflow to 0, and exp(x) / sum exp(x) is the same softmax: step 2's subtraction is skipped,
-    one pass fewer, and s = sum exp(x) * exp(-m) is what it would have been.
+    When every row maximum is within +-60 (float32; +-600 for float64), exp(x) can neither overflow nor underflow
+    to 0, and exp(x) / sum exp(x) is the same softmax: step 2's subtraction is skipped, one pass fewer, and
+    s = sum exp(x) * exp(-m) is what it would have been. A hook that needs x - m then gets x and m, and subtracts
+    m from its row sums itself: within +-16 in float32 that loses nothing it would need.
     """
     np.maximum.reduce(x, axis=1, out=m)
-    limit = _NO_SHIFT.get(x.dtype) if each_shifted is None and x.size > 2**14 else None  # smaller: the test costs more
+    limit = (_NO_SHIFT if each_shifted is None else _NO_SHIFT_FOR_HOOK).get(x.dtype) if x.size > 2**14 else None
     shift = limit is None or not (-limit <= m.min() and m.max() <= limit)  # NaN and inf fail the test too
     if shift:
         np.subtract(x, m[:, None], out=out)
-        if each_shifted is not None:
-            each_shifted(rows, out)
+    if each_shifted is not None:
+        each_shifted(rows, out, None) if shift else each_shifted(rows, x, m)
     np.exp(out if shift else x, out=out)
     _row_sums(out, s.dtype, s)
     if coef is not None:
@@ -129,8 +131,9 @@ def softmax_rows(x, coef=None, each_block=None, block_bytes=2**21, each_shifted=
     all), e has x's shape and holds exp(x - m) * coef / s; without it, nothing of x's size is kept and e is None.
     Blocks of about `block_bytes` stay in cache for all their passes and are shared among the cores. Rows of at most
     32 classes are done class by class, on a transposed copy of each block, and e then comes in Fortran order.
-    Hooks, on each block: each_shifted(rows, z) before the exponential, while z (the block's rows of e) holds
-    x - m; each_block(rows, rows_of, m, s, e) at the end. `rows` slices the flat rows; rows_of(a) is the block of
+    Hooks, on each block: each_shifted(rows, z, m) before the exponential, where z (the block's rows of e) holds
+    x - m and m is None, or, when the kernel skipped the subtraction, z is x and m its row maxima; each_block(rows,
+    rows_of, m, s, e) at the end. `rows` slices the flat rows; rows_of(a) is the block of
     an array of x's shape as (r, C) rows (a transposed view for K-dim).
     Shape: x (R, C) or (N, C, D) -> m, s (R,) or (N * D,) (s in float32 for float16), e like x or None.
     """

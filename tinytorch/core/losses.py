@@ -351,8 +351,9 @@ class CrossEntropyFunction(Function):
             total, a = R, None
         else:  # Q_n = (1 - eps) w[t_n] onehot(t_n) + eps/C w, 0 for an ignored row                  (stage 2)
             t, w_t, kept = _target_weights(t, w, ignore_index, x.dtype)
+            kept = kept if ignored else None  # None: every row counts (what the stages can do faster)
             total = w_t.sum(dtype=acc)
-            a = (1 - eps) * w_t + (eps * W / C) * kept if eps else w_t
+            a = (1 - eps) * w_t + (eps * W / C) * (1 if kept is None else kept) if eps else w_t
         ctx.scale = scale = _reduce_backward(reduction, total)
         coef = None  # a_n * scale, what the kernel scales row n's softmax by: only when a backward follows
         if ctx.needs_grad:
@@ -393,6 +394,22 @@ class CrossEntropyFunction(Function):
             grad *= grad_output
         return grad
 
+# %% ../../modules/04_losses/losses.ipynb #flat-positions-export
+def _positions_in_a_row(rows, D):
+    """Whether `rows` (r, C), a block of K-dimensional logits seen as rows, lies in memory as the kernel makes it:
+    class c of position i at (c * D + i) elements from its start."""
+    return rows.strides == (rows.itemsize, D * rows.itemsize)
+
+
+def _as_flat(rows, D):
+    """The memory of such a block as one flat array: element (i, c) of `rows` is element c * D + i of the result.
+
+    NumPy picks one element per row from a 2-D array with two index arrays at about a third of the speed it picks
+    them from a flat array with one; for K-dimensional logits, whose rows are transposed views, even slower.
+    """
+    r, C = rows.shape
+    return np.lib.stride_tricks.as_strided(rows, shape=((C - 1) * D + r,), strides=(rows.itemsize,))
+
 # %% ../../modules/04_losses/losses.ipynb #plain-cross-entropy-export
 def _plain_cross_entropy(ctx, x, t, shape, loss_shape, reduction, acc):
     """CrossEntropyFunction.forward for rows x (R, C) of class indices t, no weight, nothing ignored, no smoothing:
@@ -416,36 +433,50 @@ def _cross_entropy_stages(x, t, w, eps, scale, w_t, kept, nll, u, grad_wanted):
     """The kernel's hooks for K-dimensional logits, label smoothing and probability targets: (each_shifted, each_block).
 
     On each block of rows: label smoothing's sums into u before the exponential; then the stages' losses into nll
-    and, when a gradient is wanted, the stages' targets subtracted from scale * a_n * softmax(x_n) in place. A
-    stage that makes a temporary of a whole row runs on pieces of the block, so that it stays near 256 KB.
+    and, when a gradient is wanted, the stages' targets subtracted from scale * a_n * softmax(x_n) in place. What is
+    the same for every row goes in as one row, (1,) or (1, C), which NumPy applies to all of them at full speed
+    and which needs no temporary; a stage with a temporary of a whole row runs on pieces of the block, near 256 KB.
     """
-    C = x.shape[1]
+    C, D = x.shape[1], (x.shape[2] if x.ndim == 3 else 1)
     piece = max(1, 2**18 // (C * x.itemsize))  # rows per call of a stage with a temporary of its rows' size
+    W = C if w is None else w.sum(dtype=np.float64)
+    uniform = np.array([scale * eps / C], x.dtype)  # the uniform part's upstream, one row for all (nothing ignored)
 
-    def each_shifted(rows, shifted):
-        u[rows] = _uniform_sum(shifted, w)
+    def each_shifted(rows, z, m):
+        u[rows] = _uniform_sum(z, w) if m is None else _uniform_sum(z, w) - W * m  # sum_c w_c (x_nc - m_n)
 
     def each_block(rows, rows_of, m, s, e):
-        x_rows, start, ones = rows_of(x), rows.start, np.ones(len(m), e.dtype)
-        if t.ndim == 1:  # class indices
+        x_rows, start = rows_of(x), rows.start
+        upstream = scale * (1 - eps) * (1.0 if w_t is None else w_t[rows])  # what each row's target is worth
+        if t.ndim == 1 and D > 1 and _positions_in_a_row(x_rows, D):  # K-dim: pick the targets from flat memory
+            at = t[rows] * D + np.arange(len(m))  # where each row's target is, from the block's first element
+            nll[rows] = np.log(s) - (_as_flat(x_rows, D)[at] - m)  # _target_class_loss, with one index array
+            if grad_wanted and _positions_in_a_row(e, D):
+                _as_flat(e, D)[at] -= upstream  # _target_class_grad, the same way
+            elif grad_wanted:
+                _target_class_grad(e, t[rows], upstream)
+        elif t.ndim == 1:  # class indices
             nll[rows] = _target_class_loss(x_rows, t[rows], m, s)
             if grad_wanted:
-                _target_class_grad(e, t[rows], scale * (1 - eps) * (ones if w_t is None else w_t[rows]))
-                if eps and w is None:
-                    _uniform_grad(e, scale * eps / C * (ones if kept is None else kept[rows]), None)
-            if not (grad_wanted and eps and w is not None):
-                return
+                _target_class_grad(e, t[rows], upstream)
+        if t.ndim == 1 and grad_wanted:
+            if eps and kept is None:
+                _uniform_grad(e, uniform, w)
+            elif eps and w is None:
+                _uniform_grad(e, uniform[0] * kept[rows], None)
+        if t.ndim == 1 and not (grad_wanted and eps and w is not None and kept is not None):
+            return
         for i in range(0, len(m), piece):
             p, flat = slice(i, i + piece), slice(start + i, start + min(i + piece, len(m)))
-            if t.ndim == 1:  # weighted label smoothing: upstream * w is a temporary of the piece's size
-                _uniform_grad(e[p], scale * eps / C * (ones[p] if kept is None else kept[flat]), w)
+            if t.ndim == 1:  # weighted label smoothing with rows ignored: upstream * w is a temporary of the piece
+                _uniform_grad(e[p], uniform[0] * kept[flat], w)
                 continue
             q = rows_of(t)[p]  # probabilities, made into Q a piece at a time
             q = (1 - eps) * q + eps / C if eps else q
             q = q * w if w is not None else q
             nll[flat] = _probability_loss(x_rows[p], m[p], s[p], q)
             if grad_wanted:
-                _probability_grad(e[p], scale * ones[p], q)
+                _probability_grad(e[p], np.array([scale], e.dtype), q)
 
     return (each_shifted if eps and t.ndim == 1 else None), each_block
 
@@ -476,7 +507,7 @@ def _target_weights(t, w, ignore_index, dtype):
 
 # %% ../../modules/04_losses/losses.ipynb #uniform-loss-export
 def _uniform_sum(shifted, w):
-    """sum_c w_c shifted_nc for each row of the shifted logits x - m (w None: all ones).
+    """sum_c w_c shifted_nc for each row of the shifted logits x - m, or of any rows (w None: all ones).
 
     Shape: shifted (R, C); w (C,) or None -> (R,), added up in float32 for float16 logits.
     """
@@ -490,7 +521,7 @@ def _uniform_sum(shifted, w):
 def _uniform_grad(grad, upstream, w):
     """Subtract upstream[n] * w_c (w None: upstream[n]) from every element of row n of `grad`, in place.
 
-    Shape: grad (R, C); upstream (R,); w (C,) or None.
+    Shape: grad (R, C); upstream (R,), or (1,) for the same number in every row; w (C,) or None.
     """
     ### BEGIN SOLUTION 04.5
     if w is None:
