@@ -205,8 +205,11 @@ class Module:
             _private(ctx, inputs, out, parameters)
         self._saved = (ctx, out.shape, out.dtype, parameters)
         result = Tensor._wrap(out)
-        if out.base is None and not any(out is (x.data if isinstance(x, Tensor) else x) for x in inputs):
-            result._made_by_forward = True  # its array is new, and only this Tensor holds it (see _private)
+        if out.base is None and out.ndim:  # a new array (a number is never worth watching), unless it is an input's
+            for x in inputs:
+                if out is x or (isinstance(x, Tensor) and out is x.data):
+                    return result
+            result._made_by_forward = True  # only this Tensor holds its array (see _private)
         return result
 
     def _last_forward(self):

@@ -514,7 +514,7 @@ def _uniform_sum(shifted, w):
     ### BEGIN SOLUTION 04.5
     if w is None:
         return np.einsum("ij->i", shifted, dtype=_accumulator(shifted.dtype))  # the kernel's fast row sums
-    return shifted @ w.astype(shifted.dtype, copy=False)
+    return np.einsum("ij,j->i", shifted, w.astype(shifted.dtype, copy=False), dtype=_accumulator(shifted.dtype))
     ### END SOLUTION
 
 
