@@ -78,7 +78,7 @@ def _scratch(shape, dtype, transposed=False, slot=0):
     buffers = getattr(_scratches, "buffers", None)
     if buffers is None:
         buffers = _scratches.buffers = [None, None]
-    size, buf = shape[0] * shape[1], buffers[slot]
+    size, buf = int(np.prod(shape)), buffers[slot]
     if buf is None or buf.dtype != dtype or buf.size < size:
         buf = buffers[slot] = np.empty(size, dtype)
     return buf[:size].reshape(shape[::-1]).T if transposed else buf[:size].reshape(shape)
@@ -108,7 +108,8 @@ def _row_sums(e, dtype, out=None):
 
 
 def _softmax_block(x, out, m, s, coef=None, each_shifted=None, rows=None):
-    """The four steps on one block of rows x (r, C): maxima into m, sums into s, exp(x - m) [* coef / s] into out.
+    """The four steps on one block, rows x (r, C) or whole K-dimensional samples x (k, C, D), the classes on axis 1:
+    maxima into m, sums into s, exp(x - m) [* coef / s] into out (m, s and coef: (r,) or (k, D), or coef a number).
 
     When every row maximum is within +-60 (float32; +-600 for float64), exp(x) can neither overflow nor underflow
     to 0, and exp(x) / sum exp(x) is the same softmax: step 2's subtraction is skipped, one pass fewer, and
@@ -118,14 +119,18 @@ def _softmax_block(x, out, m, s, coef=None, each_shifted=None, rows=None):
     np.maximum.reduce(x, axis=1, out=m)
     limit = (_NO_SHIFT if each_shifted is None else _NO_SHIFT_FOR_HOOK).get(x.dtype) if x.size > 2**14 else None
     shift = limit is None or not (-limit <= m.min() and m.max() <= limit)  # NaN and inf fail the test too
+    along = (slice(None), None) if x.ndim == 2 else (slice(None), None, slice(None))  # m[along]: m along the classes
     if shift:
-        np.subtract(x, m[:, None], out=out)
+        np.subtract(x, m[along], out=out)
     if each_shifted is not None:
         each_shifted(rows, out, None) if shift else each_shifted(rows, x, m)
     np.exp(out if shift else x, out=out)
-    _row_sums(out, s.dtype, s)
+    if x.ndim == 2:
+        _row_sums(out, s.dtype, s)
+    else:  # classes on axis 1: NumPy adds whole contiguous rows of positions at once
+        np.add.reduce(out, axis=1, out=s, dtype=s.dtype)
     if coef is not None:
-        out *= (coef / s)[:, None]
+        out *= (coef / s)[along]
     if not shift:
         s *= np.exp(-m)
 
@@ -143,8 +148,9 @@ def softmax_rows(x, coef=None, each_block=None, block_bytes=2**21, each_shifted=
     32 classes are done class by class, on a transposed copy of each block, and e then comes in Fortran order.
     Hooks, on each block: each_shifted(rows, z, m) before the exponential, where z (the block's rows of e) holds
     x - m and m is None, or, when the kernel skipped the subtraction, z is x and m its row maxima; each_block(rows,
-    rows_of, m, s, e) at the end. `rows` slices the flat rows; rows_of(a) is the block of
-    an array of x's shape as (r, C) rows (a transposed view for K-dim).
+    rows_of, m, s, e) at the end, m and s flat. `rows` slices the flat rows; rows_of(a) is the block of an array
+    of x's shape as (r, C) rows (a transposed view for K-dim), or, for K-dim samples that fit in a block whole,
+    (k, C, D), k of them.
     Shape: x (R, C) or (N, C, D) -> m, s (R,) or (N * D,) (s in float32 for float16), e like x or None.
     """
     # NumPy's errstate is the caller's: the losses run everything under errstate(all="ignore") (exp(-800) is 0)
@@ -171,29 +177,42 @@ def softmax_rows(x, coef=None, each_block=None, block_bytes=2**21, each_shifted=
         e *= (coef / s)[:, None]
         return m, s, e
     m, s = np.empty(R, x.dtype), np.empty(R, sums)
-    e = None if coef is None else np.empty((C, R), x.dtype).T if columns else np.empty_like(x)
+    e = None if coef is None else np.empty((C, R), x.dtype).T if columns else np.empty(x.shape, x.dtype)
     if D == 1 and not hooks and not columns and x.nbytes <= block_bytes:  # one block: plainly
         _softmax_block(x, _scratch(x.shape, x.dtype) if e is None else e, m, s, coef)
         return m, s, e
     step, per_row = max(1, block_bytes // max(1, C * x.itemsize)), isinstance(coef, np.ndarray)  # rows per block
+    threads = 1 if x.nbytes < 2**20 else _CORES  # small: threads cost more than they save
+    whole = D > 1 and step >= D  # K-dim samples that fit in a block: k of them at a time, in blocks of (k, C, D)
     if D == 1:
         starts, x = range(0, R, step), x.reshape(R, C)
+    elif whole:  # as few blocks as the cache allows, and a number of them that the threads can share evenly
+        blocks = -(-x.shape[0] // (step // D))
+        blocks = -(-blocks // threads) * threads
+        k = -(-x.shape[0] // blocks)
+        starts = range(0, R, k * D)
     else:  # a block never crosses from one of the N samples into the next
         starts = [n * D + d for n in range(x.shape[0]) for d in range(0, D, step)]
 
     def one_block(start):
-        stop = min(start + step, R if D == 1 else (start // D + 1) * D)
-        n, d = divmod(start, D)
-        rows_of = (lambda a: a.reshape(R, C)[start:stop]) if D == 1 else (lambda a: a[n, :, d:d + stop - start].T)
+        if whole:
+            n0, n1 = start // D, min(start // D + k, x.shape[0])
+            stop, rows_of = n1 * D, (lambda a: a[n0:n1])
+        else:
+            stop = min(start + step, R if D == 1 else (start // D + 1) * D)
+            n, d = divmod(start, D)
+            rows_of = (lambda a: a.reshape(R, C)[start:stop]) if D == 1 else (lambda a: a[n, :, d:d + stop - start].T)
         rows, block = slice(start, stop), rows_of(x)
         if columns:  # the block class by class: a transposed copy, so that each step runs along rows of positions
             z = _scratch((C, stop - start), x.dtype, slot=1)
             np.copyto(z, block.T)
             block = z.T
-        out = rows_of(e) if e is not None else _scratch(block.shape, x.dtype, block.strides[0] < block.strides[1])
-        _softmax_block(block, out, m[rows], s[rows], coef[rows] if per_row else coef, each_shifted, rows)
+        out = rows_of(e) if e is not None else _scratch(block.shape, x.dtype, block.ndim == 2 and block.strides[0] < block.strides[1])
+        shape = (n1 - n0, D) if whole else (stop - start,)  # of the block's m, s and coef
+        coef_block = coef[rows].reshape(shape) if per_row else coef
+        _softmax_block(block, out, m[rows].reshape(shape), s[rows].reshape(shape), coef_block, each_shifted, rows)
         if each_block is not None:
             each_block(rows, rows_of, m[rows], s[rows], out)
 
-    _map_blocks(one_block, starts, threads=1 if x.nbytes < 2**20 else _CORES)  # small: threads cost more than they save
+    _map_blocks(one_block, starts, threads=threads)
     return m, s, e

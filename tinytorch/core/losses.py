@@ -356,10 +356,8 @@ class CrossEntropyFunction(Function):
             a = (1 - eps) * w_t + (eps * W / C) * (1 if kept is None else kept) if eps else w_t
         ctx.scale = scale = _reduce_backward(reduction, total)
         coef = None  # a_n * scale, what the kernel scales row n's softmax by: only when a backward follows
-        if ctx.needs_grad:
-            coef = np.empty(R, acc) if a is None else (a * scale).reshape(-1)
-            if a is None:
-                coef.fill(scale)
+        if ctx.needs_grad:  # one number when every row's a_n is 1 (only the given kernel runs here)
+            coef = scale if a is None else (a * scale).reshape(-1)
         nll = None
         if x.ndim == 2 and not eps and not probabilities:  # only the target column is left to do
             m, s, grad = CrossEntropyFunction.kernel(x, coef)
@@ -436,49 +434,80 @@ def _cross_entropy_stages(x, t, w, eps, scale, w_t, kept, nll, u, grad_wanted):
     and, when a gradient is wanted, the stages' targets subtracted from scale * a_n * softmax(x_n) in place. What is
     the same for every row goes in as one row, (1,) or (1, C), which NumPy applies to all of them at full speed
     and which needs no temporary; a stage with a temporary of a whole row runs on pieces of the block, near 256 KB.
+    A block of whole K-dimensional samples (k, C, D) is seen sample by sample, each as its (D, C) rows, except for
+    the target column, picked for the whole block at once from its flat memory.
     """
     C, D = x.shape[1], (x.shape[2] if x.ndim == 3 else 1)
     piece = max(1, 2**18 // (C * x.itemsize))  # rows per call of a stage with a temporary of its rows' size
     W = C if w is None else w.sum(dtype=np.float64)
     uniform = np.array([scale * eps / C], x.dtype)  # the uniform part's upstream, one row for all (nothing ignored)
 
+    def as_rows(block):  # a block as a list of (r, C) rows: itself, or each of its whole samples' (D, C)
+        return [block] if block.ndim == 2 else [sample.T for sample in block]
+
     def each_shifted(rows, z, m):
-        u[rows] = _uniform_sum(z, w) if m is None else _uniform_sum(z, w) - W * m  # sum_c w_c (x_nc - m_n)
+        sums = np.concatenate([_uniform_sum(r, w) for r in as_rows(z)]) if z.ndim == 3 else _uniform_sum(z, w)
+        u[rows] = sums if m is None else sums - W * m.reshape(-1)  # sum_c w_c (x_nc - m_n)
 
     def each_block(rows, rows_of, m, s, e):
         x_rows, start = rows_of(x), rows.start
         upstream = scale * (1 - eps) * (1.0 if w_t is None else w_t[rows])  # what each row's target is worth
-        if t.ndim == 1 and D > 1 and _positions_in_a_row(x_rows, D):  # K-dim: pick the targets from flat memory
-            at = t[rows] * D + np.arange(len(m))  # where each row's target is, from the block's first element
-            nll[rows] = np.log(s) - (_as_flat(x_rows, D)[at] - m)  # _target_class_loss, with one index array
-            if grad_wanted and _positions_in_a_row(e, D):
-                _as_flat(e, D)[at] -= upstream  # _target_class_grad, the same way
-            elif grad_wanted:
-                _target_class_grad(e, t[rows], upstream)
-        elif t.ndim == 1:  # class indices
-            nll[rows] = _target_class_loss(x_rows, t[rows], m, s)
-            if grad_wanted:
-                _target_class_grad(e, t[rows], upstream)
-        if t.ndim == 1 and grad_wanted:
-            if eps and kept is None:
-                _uniform_grad(e, uniform, w)
-            elif eps and w is None:
-                _uniform_grad(e, uniform[0] * kept[rows], None)
-        if t.ndim == 1 and not (grad_wanted and eps and w is not None and kept is not None):
-            return
-        for i in range(0, len(m), piece):
-            p, flat = slice(i, i + piece), slice(start + i, start + min(i + piece, len(m)))
-            if t.ndim == 1:  # weighted label smoothing with rows ignored: upstream * w is a temporary of the piece
-                _uniform_grad(e[p], uniform[0] * kept[flat], w)
-                continue
-            q = rows_of(t)[p]  # probabilities, made into Q a piece at a time
-            q = (1 - eps) * q + eps / C if eps else q
-            q = q * w if w is not None else q
-            nll[flat] = _probability_loss(x_rows[p], m[p], s[p], q)
-            if grad_wanted:
-                _probability_grad(e[p], np.array([scale], e.dtype), q)
+        if t.ndim == 1:  # class indices
+            _target_stage(x_rows, t[rows], m, s, e if grad_wanted else None, upstream, D, nll, rows)
+            if grad_wanted and eps and (kept is None or w is None):
+                for e_rows, r in zip(as_rows(e), _row_slices(rows, e, D)):
+                    _uniform_grad(e_rows, uniform if kept is None else uniform[0] * kept[r], w)
+            if not (grad_wanted and eps and w is not None and kept is not None):
+                return
+        t_parts = as_rows(rows_of(t)) if t.ndim > 1 else None  # probabilities, made into Q a piece at a time
+        for j, (e_rows, x_part, r) in enumerate(zip(as_rows(e), as_rows(x_rows), _row_slices(rows, e, D))):
+            m_part, s_part = m[r.start - start:r.stop - start], s[r.start - start:r.stop - start]
+            for i in range(0, r.stop - r.start, piece):
+                p, flat = slice(i, i + piece), slice(r.start + i, min(r.start + i + piece, r.stop))
+                if t.ndim == 1:  # weighted label smoothing with rows ignored: upstream * w is a temporary of the piece
+                    _uniform_grad(e_rows[p], uniform[0] * kept[flat], w)
+                    continue
+                q = t_parts[j][p]
+                q = (1 - eps) * q + eps / C if eps else q
+                q = q * w if w is not None else q
+                nll[flat] = _probability_loss(x_part[p], m_part[p], s_part[p], q)
+                if grad_wanted:
+                    _probability_grad(e_rows[p], np.array([scale], e.dtype), q)
 
     return (each_shifted if eps and t.ndim == 1 else None), each_block
+
+
+def _row_slices(rows, block, D):
+    """The flat rows of each part that as_rows makes of `block`: `rows` itself, or one slice per whole sample."""
+    if block.ndim == 2:
+        return [rows]
+    return [slice(start, start + D) for start in range(rows.start, rows.stop, D)]
+
+
+def _target_stage(x_rows, t, m, s, e, upstream, D, nll, rows):
+    """Stages 1 and 2 on one block: the target's loss into nll[rows], and upstream subtracted at its column of e.
+
+    Rows (r, C) go to the student's _target_class_loss and _target_class_grad. K-dimensional blocks, whole
+    samples (k, C, D) or transposed rows, have their target columns picked from flat memory with one index array.
+    """
+    if x_rows.ndim == 3 or (D > 1 and _positions_in_a_row(x_rows, D)):
+        if x_rows.ndim == 3:  # k whole samples: the target of position d of sample j is at j C D + t D + d
+            k, C, _ = x_rows.shape
+            at = (t.reshape(k, D) * D + (np.arange(k)[:, None] * (C * D) + np.arange(D))).reshape(-1)
+            x_flat = x_rows.reshape(-1)  # a view when the logits are contiguous (a copy otherwise: still right)
+        else:
+            at, x_flat = t * D + np.arange(len(t)), _as_flat(x_rows, D)
+        nll[rows] = np.log(s) - (x_flat[at] - m)  # _target_class_loss, with one index array
+        if e is not None:
+            flat_e = e.reshape(-1) if e.ndim == 3 else _as_flat(e, D) if _positions_in_a_row(e, D) else None
+            if flat_e is not None:
+                flat_e[at] -= upstream  # _target_class_grad, the same way (e is always the kernel's own array)
+                return
+            _target_class_grad(e, t, upstream)
+        return
+    nll[rows] = _target_class_loss(x_rows, t, m, s)
+    if e is not None:
+        _target_class_grad(e, t, upstream)
 
 # %% ../../modules/04_losses/losses.ipynb #cross-entropy-export
 def cross_entropy(input, target, weight=None, ignore_index=-100, reduction="mean", label_smoothing=0.0):
