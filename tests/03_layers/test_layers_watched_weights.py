@@ -98,6 +98,7 @@ def test_a_forward_under_no_grad_watches_nothing():
     assert watchers is None or all(ref() is None for ref in watchers.contexts)
 
 
+@pytest.mark.task("03.1", "03.2")
 def test_watching_does_not_grow_over_many_steps():
     net = Sequential(Linear(3, 4, generator=0), ReLU(), Linear(4, 2, generator=1))
     for _ in range(50):

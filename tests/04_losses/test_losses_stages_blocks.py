@@ -45,14 +45,13 @@ SHAPES = [pytest.param((12, 21, 48, 48), id="whole samples, several per block, t
 
 @pytest.mark.parametrize("shape", SHAPES)
 @pytest.mark.parametrize("options", [
-    pytest.param({}, id="plain", marks=pytest.mark.task("04.3")),
-    pytest.param({"weight": True, "ignore_index": 2}, id="weights, ignored", marks=pytest.mark.task("04.3", "04.4")),
+    pytest.param({}, id="plain"),  # K-dim: the given code picks the target column (no stage-1 task)
+    pytest.param({"weight": True, "ignore_index": 2}, id="weights, ignored", marks=pytest.mark.task("04.4")),
     pytest.param({"label_smoothing": 0.2, "ignore_index": 2}, id="smoothing, ignored",
-                 marks=pytest.mark.task("04.3", "04.4", "04.5")),
-    pytest.param({"weight": True, "label_smoothing": 0.1}, id="weighted smoothing",
-                 marks=pytest.mark.task("04.3", "04.4", "04.5")),
+                 marks=pytest.mark.task("04.4", "04.5")),
+    pytest.param({"weight": True, "label_smoothing": 0.1}, id="weighted smoothing", marks=pytest.mark.task("04.4", "04.5")),
     pytest.param({"weight": True, "label_smoothing": 0.1, "ignore_index": 2}, id="everything",
-                 marks=pytest.mark.task("04.3", "04.4", "04.5")),
+                 marks=pytest.mark.task("04.4", "04.5")),
 ])
 def test_k_dimensional_blocks_with_every_option_match_the_reference(shape, options):
     rng = np.random.default_rng(0)
@@ -73,7 +72,6 @@ def test_k_dimensional_probability_targets_on_blocks_match_the_reference(shape):
     _check(x, p, weight=rng.uniform(0.5, 2.0, shape[1]), label_smoothing=0.1, probabilities=True)
 
 
-@pytest.mark.task("04.3")
 def test_k_dimensional_logits_that_are_not_contiguous_give_the_same_numbers():
     rng = np.random.default_rng(2)
     big = rng.normal(size=(8, 21, 32, 64))

@@ -341,7 +341,7 @@ class CrossEntropyFunction(Function):
         if x.ndim == 2 and t.ndim == 1 and weight is None and not ignored and not eps:  # stage 1 alone: the usual
             return _plain_cross_entropy(ctx, x, t, logits.shape, loss_shape, reduction, acc)
         R, w = x.size // C, _class_weight(weight, C, x.dtype)
-        W = C if w is None else w.sum(dtype=acc)  # the uniform distribution's weight, sum_c w_c
+        W = C if w is None or not eps else w.sum(dtype=acc)  # the uniform distribution's weight, sum_c w_c
         probabilities, w_t, kept = t.ndim > 1, None, None
         if probabilities:  # Q_n = ((1 - eps) P_n + eps/C) w                                        (stage 3)
             total = R
@@ -371,7 +371,8 @@ class CrossEntropyFunction(Function):
         if probabilities:
             loss = nll
         else:
-            loss = nll if w_t is None and not eps else (1 - eps) * (1 if w_t is None else w_t) * nll
+            loss = nll if w_t is None else w_t * nll  # (1 - eps) w[t_n] times the target's loss
+            loss = (1 - eps) * loss if eps else loss
             if eps:  # the uniform part, W log s_n - sum_c w_c (x_nc - m_n)
                 loss = loss + (eps / C) * (1 if kept is None else kept) * (W * np.log(s) - u)
             if kept is not None:
