@@ -653,7 +653,7 @@ def test_in_place_operators_change_the_tensor_itself_and_keep_its_dtype(op, expe
     assert t is same and t.data is array and t.dtype == np.float32 and t.data.tolist() == expected
 
 
-@pytest.mark.task("01.2", "01.3")
+@pytest.mark.task("01.3")
 def test_the_sgd_update_idiom_changes_a_parameter_that_a_layer_holds():
     holder = {"p": Tensor([1.0, 1.0])}
     holder["p"].grad = Tensor([0.5, -0.5])

@@ -73,7 +73,8 @@ def _ce_tasks(case):
     """The cross entropy stages a case needs: 04.3 plain, 04.4 weights / ignore_index, 04.5 smoothing, 04.6 probabilities."""
     if "probabilit" in case or "soft" in case:
         return "04.6"
-    return ("04.3",) + (("04.4",) if "weight" in case or "ignore" in case else ()) + (("04.5",) if "smoothing" in case else ())
+    stage_1 = () if "k_dimensional" in case else ("04.3",)  # K-dim: the given code picks the target column
+    return stage_1 + (("04.4",) if "weight" in case or "ignore" in case else ()) + (("04.5",) if "smoothing" in case else ())
 
 
 CE_CASES = {

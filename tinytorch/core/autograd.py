@@ -6,10 +6,11 @@ __all__ = ['is_grad_enabled', 'no_grad', 'Context', 'Function', 'Module']
 # %% ../../modules/02_activations/activations.ipynb #autograd-imports
 import contextlib
 import threading
+import weakref
 
 import numpy as np
 
-from .tensor import Tensor, _as_float
+from .tensor import Tensor, _as_float, _before_change, _changing
 
 # %% ../../modules/02_activations/activations.ipynb #grad-mode-export
 class _GradMode(threading.local):  # per thread: whether a forward saves for backward
@@ -72,30 +73,71 @@ class Function:
     @classmethod
     def apply(cls, *inputs, **options):
         """The forward's output as a Tensor, keeping nothing for a backward."""
-        with np.errstate(all="ignore"):
-            return Tensor._wrap(np.asarray(cls.forward(Context(needs_grad=False), *inputs, **options)))
+        return Tensor._wrap(np.asarray(_quietly(cls.forward, Context(needs_grad=False), *inputs, **options)))
+
+
+@np.errstate(all="ignore")
+def _quietly(f, *args, **options):
+    """f(*args, **options) under np.errstate(all="ignore"): an exp(-800) that underflows to 0 is no error.
+    (errstate as a decorator, once, costs about half of a `with np.errstate(...)` block on every call.)"""
+    return f(*args, **options)
 
 # %% ../../modules/02_activations/activations.ipynb #module-helpers-export
 _FAILED, _USED = "the last forward raised", "backward already ran"  # states of Module._saved
 
 
-def _private(saved, inputs, output):
-    """`saved`, with a copy of each array that shares memory with one of the caller's `inputs` or the `output`."""
-    theirs = [output]
+class _Watchers:
+    """The pending forwards that saved one parameter's array without copying it. `_changing` (module 01) calls
+    this just before anything changes that array in place, and each of them then swaps in a copy of its own."""
+    def __init__(self, array):
+        self.key, self.contexts = id(array), []
+
+    def add(self, ctx):
+        self.contexts = [ref for ref in self.contexts if ref() is not None] + [weakref.ref(ctx)]
+
+    def __call__(self):
+        for ref in self.contexts:
+            ctx = ref()  # None once its backward has run: nothing left to protect
+            if ctx is not None:
+                ctx.saved_tensors = tuple(a.copy() if id(a) == self.key else a for a in ctx.saved_tensors)
+
+
+def _watch(ctx, array):
+    """Keep `array` (a parameter's own) in ctx without a copy, until something is about to change it in place."""
+    watchers = _before_change.get(id(array))
+    if watchers is None:
+        watchers = _before_change[id(array)] = _Watchers(array)
+    watchers.add(ctx)
+
+
+def _private(ctx, inputs, output, parameters):
+    """Make ctx.saved_tensors the forward's own: copy each array that shares memory with one of the caller's
+    `inputs` or with the `output`. The array of a parameter, or of a Tensor that another module's forward made
+    (the layer before, in a Sequential), is not copied but watched (`_watch`): a change in place through tinytorch
+    before the backward makes the copy then; the usual update, after the backward, never does.
+    """
+    theirs, kept = [output], []
     for x in inputs:
-        x = x.data if isinstance(x, Tensor) else x
+        if isinstance(x, Tensor):
+            if x._made_by_forward or (parameters is not None and any(x is p for p in parameters)):
+                kept.append(x.data)
+            x = x.data
         if isinstance(x, np.ndarray):
             theirs.append(x)
-    private = []
-    for a in saved:
-        if isinstance(a, np.ndarray):
-            if a.base is None:  # a owns its memory: only a itself, or a view of it, can share it (quick to tell)
-                shared = any(b is a or b.base is a for b in theirs)
-            else:
-                shared = any(np.may_share_memory(a, b) for b in theirs)
-            a = a.copy() if shared else a
-        private.append(a)
-    return tuple(private)
+    saved = ctx.saved_tensors
+    for i, a in enumerate(saved):
+        if not isinstance(a, np.ndarray):
+            continue
+        if a.base is None:  # a owns its memory: only a itself, or a view of it, can share it (quick to tell)
+            if kept and any(a is k for k in kept) and not (output is a or output.base is a):
+                _watch(ctx, a)
+                continue
+            shared = any(b is a or b.base is a for b in theirs)
+        else:
+            shared = any(np.may_share_memory(a, b) for b in theirs)
+        if shared:
+            saved = saved[:i] + (a.copy(),) + saved[i + 1:]
+    ctx.saved_tensors = saved
 
 
 _ONE = {}  # dtype -> a read-only 0-d 1: the default grad_output of a scalar loss, made once per dtype
@@ -121,9 +163,9 @@ def _grad_output(grad_output, shape, dtype, name):
 
 def _accumulate(parameter, grad):
     """Add `grad` into `parameter.grad` (a Tensor of the parameter's dtype; the first gradient becomes it)."""
-    grad = np.asarray(grad, dtype=parameter.dtype)
+    grad = np.asarray(grad, dtype=parameter.data.dtype)
     if parameter.grad is None:
-        parameter.grad = Tensor(grad)
+        parameter.grad = Tensor._wrap(grad)
     else:
         parameter.grad.data += grad
 
@@ -147,23 +189,28 @@ class Module:
         return self._run(*inputs)
 
     def _run(self, *inputs):
-        options = {name: getattr(self, name) for name in self._options}
-        if not is_grad_enabled():
+        options = {name: getattr(self, name) for name in self._options} if self._options else {}
+        if not _grad_mode.enabled:
             return self.function.apply(*inputs, **options)
         self._saved = _FAILED  # until the forward returns: a forward that raised leaves nothing to backward
         ctx = Context()
-        with np.errstate(all="ignore"):
-            out = np.asarray(self.function.forward(ctx, *inputs, **options))
-        if ctx.saved_tensors:
-            ctx.saved_tensors = _private(ctx.saved_tensors, inputs, out)
+        out = np.asarray(_quietly(self.function.forward, ctx, *inputs, **options))
         parameters = None  # which inputs are this module's parameters (None: none is, as for every loss)
         for x in inputs:
             if isinstance(x, Tensor):  # parameters are Tensors: only then is it worth looking
-                own = self._own_parameters()
-                parameters = [x if any(x is p for p in own) else None for x in inputs]
+                own = {id(p) for p in self._own_parameters()}
+                parameters = [x if id(x) in own else None for x in inputs]
                 break
+        if ctx.saved_tensors:
+            _private(ctx, inputs, out, parameters)
         self._saved = (ctx, out.shape, out.dtype, parameters)
-        return Tensor._wrap(out)
+        result = Tensor._wrap(out)
+        if out.base is None and out.ndim:  # a new array (a number is never worth watching), unless it is an input's
+            for x in inputs:
+                if out is x or (isinstance(x, Tensor) and out is x.data):
+                    return result
+            result._made_by_forward = True  # only this Tensor holds its array (see _private)
+        return result
 
     def _last_forward(self):
         """What the last forward saved; a RuntimeError if there is none to use."""
@@ -185,14 +232,15 @@ class Module:
         ctx, shape, dtype, parameters = self._last_forward()
         g = _grad_output(grad_output, shape, dtype, type(self).__name__)
         self._saved = _USED
-        with np.errstate(all="ignore"):
-            grads = self.function.backward(ctx, g)
+        grads = _quietly(self.function.backward, ctx, g)
         if not isinstance(grads, tuple):
             grads = (grads,)
-        for parameter, grad in zip(parameters or (), grads):
-            if parameter is not None and grad is not None:
-                _accumulate(parameter, grad)
-        return Tensor._wrap(np.asarray(grads[0]))
+        if parameters is not None:
+            for parameter, grad in zip(parameters, grads):
+                if parameter is not None and grad is not None:
+                    _accumulate(parameter, grad)
+        first = grads[0]
+        return Tensor._wrap(first if type(first) is np.ndarray else np.asarray(first))
 
     def _own_parameters(self):
         return [v for k, v in vars(self).items() if isinstance(v, Tensor) and not k.startswith("_")]
@@ -200,6 +248,10 @@ class Module:
     def named_children(self):
         """(name, module) for each Module held in a public attribute."""
         return [(k, v) for k, v in vars(self).items() if isinstance(v, Module) and not k.startswith("_")]
+
+    def _children(self):
+        """The modules of named_children(), in its order, without their names (Sequential has a quicker way)."""
+        return [v for k, v in vars(self).items() if isinstance(v, Module) and not k.startswith("_")]
 
     def named_parameters(self, prefix=""):
         """(name, Tensor) for each parameter: this module's own, then each child's as "child.name"."""
@@ -210,7 +262,7 @@ class Module:
     def parameters(self):
         """The parameters (Tensors whose `.grad` backward fills), in a fixed order: named_parameters' order."""
         found = self._own_parameters()
-        for _, child in self.named_children():  # the same walk as named_parameters, without making the names
+        for child in self._children():  # the same walk as named_parameters, without making the names
             found += child.parameters()
         return found
 
@@ -235,6 +287,7 @@ class Module:
                 raise ValueError(f"load_state_dict: {name!r} has shape {values[name].shape}, but the parameter has "
                                  f"shape {p.shape}")
         for name, p in own.items():  # only once everything fits: a refused state dict changes nothing
+            _changing(p.data)
             p.data[...] = values[name]
 
     def _config(self):

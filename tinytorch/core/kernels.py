@@ -67,84 +67,152 @@ def _map_blocks(work, starts, threads=_CORES):
         future.result()
 
 # %% ../../modules/04_losses/losses.ipynb #softmax-block-export
-_scratches = threading.local()  # per thread: one block-sized array, reused by every forward that keeps nothing
+_scratches = threading.local()  # per thread: two block-sized arrays, reused by every call that needs them
 
 
-def _scratch(block):
-    """An array of `block`'s shape, dtype and order to compute in, the same memory each time in a thread (a fresh
-    array of a few MB costs a page fault per 4 KB the first time it is written, which can take longer than the exp).
-    A block of transposed rows gets transposed scratch: copying between two orders would cost a pass of its own."""
-    buf = getattr(_scratches, "buf", None)
-    if buf is None or buf.dtype != block.dtype or buf.size < block.size:
-        buf = _scratches.buf = np.empty(block.size, block.dtype)
-    if block.ndim == 2 and block.strides[0] < block.strides[1]:
-        return buf[:block.size].reshape(block.shape[::-1]).T
-    return buf[:block.size].reshape(block.shape)
+def _scratch(shape, dtype, transposed=False, slot=0):
+    """An array of `shape` and `dtype` to compute in, the same memory each time in a thread (a fresh array of a few
+    MB costs a page fault per 4 KB the first time it is written, which can take longer than the exp). `transposed`
+    lays it out as its transpose, for a block of transposed rows (copying between two orders costs a pass of its
+    own); `slot` 1 is a second array, for a block that needs two."""
+    buffers = getattr(_scratches, "buffers", None)
+    if buffers is None:
+        buffers = _scratches.buffers = [None, None]
+    size, buf = int(np.prod(shape)), buffers[slot]
+    if buf is None or buf.dtype != dtype or buf.size < size:
+        buf = buffers[slot] = np.empty(size, dtype)
+    return buf[:size].reshape(shape[::-1]).T if transposed else buf[:size].reshape(shape)
 
 
 _NO_SHIFT = {np.dtype(np.float32): 60.0, np.dtype(np.float64): 600.0}  # |row max| within which exp(x) is safe
+_NO_SHIFT_FOR_HOOK = {np.dtype(np.float32): 16.0, np.dtype(np.float64): 600.0}  # and a hook can subtract m itself
+
+
+_ones = {}  # dtype -> a read-only vector of ones, as long as the longest row seen: its start is any row's ones
+
+
+def _row_sums(e, dtype, out=None):
+    """The sums of the rows of e (r, C), added in `dtype`: for fewer than 9,216 numbers a product with a vector of
+    ones (BLAS does that on one core up to this size, and so fast that it costs least); einsum for rows that lie in
+    a row (it keeps several running sums in the CPU's vector registers); NumPy's reduction for a few numbers or
+    transposed rows (it then adds whole contiguous rows of positions at once)."""
+    if e.size < 9216 and e.dtype == dtype and dtype.char in "fd":  # few: a product with ones, by BLAS on one core
+        ones = _ones.get(dtype)                                     # (at this size), costs the least of the three
+        if ones is None or len(ones) < e.shape[1]:
+            ones = _ones[dtype] = np.ones(max(e.shape[1], 1024), dtype)
+            ones.flags.writeable = False
+        return np.dot(e, ones[:e.shape[1]], out=out)
+    if e.flags.c_contiguous and e.size > 1024:
+        return np.einsum("ij->i", e, out=out, dtype=dtype)
+    return np.add.reduce(e, axis=1, out=out, dtype=dtype)
 
 
 def _softmax_block(x, out, m, s, coef=None, each_shifted=None, rows=None):
-    """The four steps on one block of rows x (r, C): maxima into m, sums into s, exp(x - m) [* coef / s] into out.
+    """The four steps on one block, rows x (r, C) or whole K-dimensional samples x (k, C, D), the classes on axis 1:
+    maxima into m, sums into s, exp(x - m) [* coef / s] into out (m, s and coef: (r,) or (k, D), or coef a number).
 
-    When every row maximum is within +-60 (float32; +-600 for float64) and no hook needs x - m, exp(x) can neither
-    overflow nor underflow to 0, and exp(x) / sum exp(x) is the same softmax: step 2's subtraction is skipped,
-    one pass fewer, and s = sum exp(x) * exp(-m) is what it would have been.
+    When every row maximum is within +-60 (float32; +-600 for float64), exp(x) can neither overflow nor underflow
+    to 0, and exp(x) / sum exp(x) is the same softmax: step 2's subtraction is skipped, one pass fewer, and
+    s = sum exp(x) * exp(-m) is what it would have been. A hook that needs x - m then gets x and m, and subtracts
+    m from its row sums itself: within +-16 in float32 that loses nothing it would need.
     """
     np.maximum.reduce(x, axis=1, out=m)
-    limit = _NO_SHIFT.get(x.dtype) if each_shifted is None and x.size > 4096 else None  # smaller: the test costs more
+    limit = (_NO_SHIFT if each_shifted is None else _NO_SHIFT_FOR_HOOK).get(x.dtype) if x.size > 2**14 else None
     shift = limit is None or not (-limit <= m.min() and m.max() <= limit)  # NaN and inf fail the test too
+    along = (slice(None), None) if x.ndim == 2 else (slice(None), None, slice(None))  # m[along]: m along the classes
     if shift:
-        np.subtract(x, m[:, None], out=out)
-        if each_shifted is not None:
-            each_shifted(rows, out)
+        np.subtract(x, m[along], out=out)
+    if each_shifted is not None:
+        each_shifted(rows, out, None) if shift else each_shifted(rows, x, m)
     np.exp(out if shift else x, out=out)
-    if out.flags.c_contiguous and out.size > 1024:  # rows in a row: einsum keeps several running sums in registers
-        np.einsum("ij->i", out, out=s, dtype=s.dtype)
-    else:  # few numbers, or transposed rows (NumPy then adds whole rows of positions at once)
+    if x.ndim == 2:
+        _row_sums(out, s.dtype, s)
+    else:  # classes on axis 1: NumPy adds whole contiguous rows of positions at once
         np.add.reduce(out, axis=1, out=s, dtype=s.dtype)
     if coef is not None:
-        out *= (coef / s)[:, None]
+        out *= (coef / s)[along]
     if not shift:
         s *= np.exp(-m)
 
 # %% ../../modules/04_losses/losses.ipynb #softmax-rows-export
+_SHORT = 32  # rows of at most this many classes are done class by class (see softmax_rows)
+
+
 def softmax_rows(x, coef=None, each_block=None, block_bytes=2**21, each_shifted=None):
     """Row maxima m, exponential row sums s and, with `coef`, the scaled softmax e of logits x.
 
     x is (R, C), rows of C class scores, or (N, C, D): classes on axis 1, each of the N * D positions a row.
-    Per row, m = max_c x and s = sum_c exp(x - m) (flat, one per row). With `coef` (one per row), e has x's shape
-    and holds exp(x - m) * coef / s; without it, nothing of x's size is kept and e is None. Blocks of about
-    `block_bytes` stay in cache for all their passes and are shared among the cores. Hooks, on each block:
-    each_shifted(rows, z) before the exponential, while z (the block's rows of e) holds x - m; each_block(rows,
-    rows_of, m, s, e) at the end. `rows` slices the flat rows; rows_of(a) is the block of an array of x's
-    shape as (r, C) rows (a transposed view for K-dim).
+    Per row, m = max_c x and s = sum_c exp(x - m) (flat, one per row). With `coef` (one per row, or one number for
+    all), e has x's shape and holds exp(x - m) * coef / s; without it, nothing of x's size is kept and e is None.
+    Blocks of about `block_bytes` stay in cache for all their passes and are shared among the cores. Rows of at most
+    32 classes are done class by class, on a transposed copy of each block, and e then comes in Fortran order.
+    Hooks, on each block: each_shifted(rows, z, m) before the exponential, where z (the block's rows of e) holds
+    x - m and m is None, or, when the kernel skipped the subtraction, z is x and m its row maxima; each_block(rows,
+    rows_of, m, s, e) at the end, m and s flat. `rows` slices the flat rows; rows_of(a) is the block of an array
+    of x's shape as (r, C) rows (a transposed view for K-dim), or, for K-dim samples that fit in a block whole,
+    (k, C, D), k of them.
     Shape: x (R, C) or (N, C, D) -> m, s (R,) or (N * D,) (s in float32 for float16), e like x or None.
     """
     # NumPy's errstate is the caller's: the losses run everything under errstate(all="ignore") (exp(-800) is 0)
     C, D = x.shape[1], (x.shape[2] if x.ndim == 3 else 1)
-    R = x.shape[0] * D
-    m, s = np.empty(R, x.dtype), np.empty(R, np.promote_types(x.dtype, np.float32))  # float16: summed in float32
-    e = np.empty_like(x) if coef is not None else None
-    if x.ndim == 2 and each_block is each_shifted is None and x.nbytes <= block_bytes:  # one small block: plainly
-        _softmax_block(x, _scratch(x) if e is None else e, m, s, coef)
+    R, sums = x.shape[0] * D, (np.float32 if x.dtype.char == "e" else x.dtype)  # float16: added up in float32
+    hooks, columns = each_block is not None or each_shifted is not None, D == 1 and C <= _SHORT and R >= 16
+    if D == 1 and x.size <= 2**14 and not hooks:  # 16,384 numbers at most: the four steps, with nothing around them
+        if columns:  # (here, that would cost as much as they do); short rows class by class, R numbers at a time
+            z = np.ascontiguousarray(x.T)
+            m = np.maximum.reduce(z, axis=0)
+            np.subtract(z, m, out=z)
+            np.exp(z, out=z)
+            s = np.add.reduce(z, axis=0, dtype=sums)
+            if coef is None:
+                return m, s, None
+            z *= coef / s
+            return m, s, z.T
+        m = np.maximum.reduce(x, axis=1)
+        e = x - m[:, None]
+        np.exp(e, out=e)
+        s = _row_sums(e, sums)
+        if coef is None:
+            return m, s, None
+        e *= (coef / s)[:, None]
         return m, s, e
-    step = max(1, block_bytes // max(1, C * x.itemsize))  # rows per block
+    m, s = np.empty(R, x.dtype), np.empty(R, sums)
+    e = None if coef is None else np.empty((C, R), x.dtype).T if columns else np.empty(x.shape, x.dtype)
+    if D == 1 and not hooks and not columns and x.nbytes <= block_bytes:  # one block: plainly
+        _softmax_block(x, _scratch(x.shape, x.dtype) if e is None else e, m, s, coef)
+        return m, s, e
+    step, per_row = max(1, block_bytes // max(1, C * x.itemsize)), isinstance(coef, np.ndarray)  # rows per block
+    threads = 1 if x.nbytes < 2**20 else _CORES  # small: threads cost more than they save
+    whole = D > 1 and step >= D  # K-dim samples that fit in a block: k of them at a time, in blocks of (k, C, D)
     if D == 1:
         starts, x = range(0, R, step), x.reshape(R, C)
+    elif whole:  # as few blocks as the cache allows, and a number of them that the threads can share evenly
+        blocks = -(-x.shape[0] // (step // D))
+        blocks = -(-blocks // threads) * threads
+        k = -(-x.shape[0] // blocks)
+        starts = range(0, R, k * D)
     else:  # a block never crosses from one of the N samples into the next
         starts = [n * D + d for n in range(x.shape[0]) for d in range(0, D, step)]
 
     def one_block(start):
-        stop = min(start + step, R if D == 1 else (start // D + 1) * D)
-        n, d = divmod(start, D)
-        rows_of = (lambda a: a.reshape(R, C)[start:stop]) if D == 1 else (lambda a: a[n, :, d:d + stop - start].T)
+        if whole:
+            n0, n1 = start // D, min(start // D + k, x.shape[0])
+            stop, rows_of = n1 * D, (lambda a: a[n0:n1])
+        else:
+            stop = min(start + step, R if D == 1 else (start // D + 1) * D)
+            n, d = divmod(start, D)
+            rows_of = (lambda a: a.reshape(R, C)[start:stop]) if D == 1 else (lambda a: a[n, :, d:d + stop - start].T)
         rows, block = slice(start, stop), rows_of(x)
-        out = rows_of(e) if e is not None else _scratch(block)
-        _softmax_block(block, out, m[rows], s[rows], None if coef is None else coef[rows], each_shifted, rows)
+        if columns:  # the block class by class: a transposed copy, so that each step runs along rows of positions
+            z = _scratch((C, stop - start), x.dtype, slot=1)
+            np.copyto(z, block.T)
+            block = z.T
+        out = rows_of(e) if e is not None else _scratch(block.shape, x.dtype, block.ndim == 2 and block.strides[0] < block.strides[1])
+        shape = (n1 - n0, D) if whole else (stop - start,)  # of the block's m, s and coef
+        coef_block = coef[rows].reshape(shape) if per_row else coef
+        _softmax_block(block, out, m[rows].reshape(shape), s[rows].reshape(shape), coef_block, each_shifted, rows)
         if each_block is not None:
             each_block(rows, rows_of, m[rows], s[rows], out)
 
-    _map_blocks(one_block, starts, threads=1 if x.nbytes < 2**20 else _CORES)  # small: threads cost more than they save
+    _map_blocks(one_block, starts, threads=threads)
     return m, s, e

@@ -75,7 +75,7 @@ def _check_reduction(reduction):
 # %% ../../modules/04_losses/losses.ipynb #accumulator-export
 def _accumulator(dtype):
     """The dtype in which to add up values of `dtype`: float32 for float16, otherwise `dtype` itself."""
-    dtype = np.dtype(dtype)
+    dtype = dtype if isinstance(dtype, np.dtype) else np.dtype(dtype)
     return np.dtype(np.float32) if dtype.char == "e" else dtype  # "e": NumPy's code for float16
 
 # %% ../../modules/04_losses/losses.ipynb #reduce-export
@@ -244,6 +244,17 @@ def _cross_entropy_rows(logits, target, ignore_index):
     target is ignore_index. Class indices may have any integer dtype, or be whole floats; ignore_index is
     exempt from the range check. Refused: bool targets, and targets of the logits' shape that are not floats.
     """
+    if type(target) is Tensor:
+        target = target.data
+    if (type(target) is np.ndarray and target.ndim == 1 and logits.ndim == 2 and target.dtype.kind in "iu"
+            and target.shape[0] == logits.shape[0] and target.size and not 0 <= ignore_index < logits.shape[1]):
+        indices = target if target.dtype == np.int64 else target.astype(np.int64)  # the usual case, first
+        if len(indices) <= 24:  # a few: Python's min and max cost less than a NumPy call
+            listed = indices.tolist()
+            if 0 <= min(listed) and max(listed) < logits.shape[1]:
+                return logits, indices, target.shape, False
+        elif np.maximum.reduce(indices.view(np.uint64)) < logits.shape[1]:  # as unsigned, a negative is huge
+            return logits, indices, target.shape, False
     if logits.ndim == 0:
         raise ValueError("cross_entropy needs logits of shape (C,), (N, C) or (N, C, d1, ...), got a 0-d array "
                          "of shape (); one score is not a distribution over classes")
@@ -309,7 +320,7 @@ def _target_class_loss(x, t, m, s):
 def _target_class_grad(grad, t, upstream):
     """Subtract upstream[n] at column t[n] of each row of `grad` (the kernel's scaled softmax), in place.
 
-    Shape: grad (R, C); t (R,) class indices; upstream (R,).
+    Shape: grad (R, C); t (R,) class indices; upstream (R,), or one number for every row.
     """
     ### BEGIN SOLUTION 04.3
     grad[np.arange(len(t)), t] -= upstream
@@ -327,8 +338,10 @@ class CrossEntropyFunction(Function):
         logits = _as_float(input)
         x, t, loss_shape, ignored = _cross_entropy_rows(logits, target, ignore_index)
         C, acc = x.shape[1], _accumulator(x.dtype)  # float16 logits: sums in float32
+        if x.ndim == 2 and t.ndim == 1 and weight is None and not ignored and not eps:  # stage 1 alone: the usual
+            return _plain_cross_entropy(ctx, x, t, logits.shape, loss_shape, reduction, acc)
         R, w = x.size // C, _class_weight(weight, C, x.dtype)
-        W = C if w is None else w.sum(dtype=acc)  # the uniform distribution's weight, sum_c w_c
+        W = C if w is None or not eps else w.sum(dtype=acc)  # the uniform distribution's weight, sum_c w_c
         probabilities, w_t, kept = t.ndim > 1, None, None
         if probabilities:  # Q_n = ((1 - eps) P_n + eps/C) w                                        (stage 3)
             total = R
@@ -338,14 +351,13 @@ class CrossEntropyFunction(Function):
             total, a = R, None
         else:  # Q_n = (1 - eps) w[t_n] onehot(t_n) + eps/C w, 0 for an ignored row                  (stage 2)
             t, w_t, kept = _target_weights(t, w, ignore_index, x.dtype)
+            kept = kept if ignored else None  # None: every row counts (what the stages can do faster)
             total = w_t.sum(dtype=acc)
-            a = (1 - eps) * w_t + (eps * W / C) * kept if eps else w_t
+            a = (1 - eps) * w_t + (eps * W / C) * (1 if kept is None else kept) if eps else w_t
         ctx.scale = scale = _reduce_backward(reduction, total)
         coef = None  # a_n * scale, what the kernel scales row n's softmax by: only when a backward follows
-        if ctx.needs_grad:
-            coef = np.empty(R, acc) if a is None else (a * scale).reshape(-1)
-            if a is None:
-                coef.fill(scale)
+        if ctx.needs_grad:  # one number when every row's a_n is 1 (only the given kernel runs here)
+            coef = scale if a is None else (a * scale).reshape(-1)
         nll = None
         if x.ndim == 2 and not eps and not probabilities:  # only the target column is left to do
             m, s, grad = CrossEntropyFunction.kernel(x, coef)
@@ -359,7 +371,8 @@ class CrossEntropyFunction(Function):
         if probabilities:
             loss = nll
         else:
-            loss = nll if w_t is None and not eps else (1 - eps) * (1 if w_t is None else w_t) * nll
+            loss = nll if w_t is None else w_t * nll  # (1 - eps) w[t_n] times the target's loss
+            loss = (1 - eps) * loss if eps else loss
             if eps:  # the uniform part, W log s_n - sum_c w_c (x_nc - m_n)
                 loss = loss + (eps / C) * (1 if kept is None else kept) * (W * np.log(s) - u)
             if kept is not None:
@@ -380,43 +393,122 @@ class CrossEntropyFunction(Function):
             grad *= grad_output
         return grad
 
+# %% ../../modules/04_losses/losses.ipynb #flat-positions-export
+def _positions_in_a_row(rows, D):
+    """Whether `rows` (r, C), a block of K-dimensional logits seen as rows, lies in memory as the kernel makes it:
+    class c of position i at (c * D + i) elements from its start."""
+    return rows.strides == (rows.itemsize, D * rows.itemsize)
+
+
+def _as_flat(rows, D):
+    """The memory of such a block as one flat array: element (i, c) of `rows` is element c * D + i of the result.
+
+    NumPy picks one element per row from a 2-D array with two index arrays at about a third of the speed it picks
+    them from a flat array with one; for K-dimensional logits, whose rows are transposed views, even slower.
+    """
+    r, C = rows.shape
+    return np.lib.stride_tricks.as_strided(rows, shape=((C - 1) * D + r,), strides=(rows.itemsize,))
+
+# %% ../../modules/04_losses/losses.ipynb #plain-cross-entropy-export
+def _plain_cross_entropy(ctx, x, t, shape, loss_shape, reduction, acc):
+    """CrossEntropyFunction.forward for rows x (R, C) of class indices t, no weight, nothing ignored, no smoothing:
+    the same steps as the general path, with none of its branches (at small sizes, they are the cost)."""
+    R, kernel = len(t), CrossEntropyFunction.kernel
+    ctx.scale = scale = _reduce_backward(reduction, R)
+    coef = None  # every row's target is worth the scale: one number for the given kernel, one per row for Task 04.9
+    if ctx.needs_grad:
+        coef = scale if kernel is softmax_rows else np.full(R, scale, acc)
+    m, s, grad = kernel(x, coef)
+    loss = _target_class_loss(x, t, m, s)
+    if grad is not None:
+        _target_class_grad(grad, t, coef)
+        ctx.row_shape = (R, 1) if len(shape) == 2 else (1,)  # a per-target grad_output, along the classes
+        ctx.save_for_backward(grad if grad.shape == shape else grad.reshape(shape), None)
+    loss = loss if loss.shape == loss_shape else loss.reshape(loss_shape)
+    return _reduce(loss if loss.dtype == x.dtype else loss.astype(x.dtype), reduction, R)
+
 # %% ../../modules/04_losses/losses.ipynb #cross-entropy-stages-export
 def _cross_entropy_stages(x, t, w, eps, scale, w_t, kept, nll, u, grad_wanted):
     """The kernel's hooks for K-dimensional logits, label smoothing and probability targets: (each_shifted, each_block).
 
     On each block of rows: label smoothing's sums into u before the exponential; then the stages' losses into nll
-    and, when a gradient is wanted, the stages' targets subtracted from scale * a_n * softmax(x_n) in place. A
-    stage that makes a temporary of a whole row runs on pieces of the block, so that it stays near 256 KB.
+    and, when a gradient is wanted, the stages' targets subtracted from scale * a_n * softmax(x_n) in place. What is
+    the same for every row goes in as one row, (1,) or (1, C), which NumPy applies to all of them at full speed
+    and which needs no temporary; a stage with a temporary of a whole row runs on pieces of the block, near 256 KB.
+    A block of whole K-dimensional samples (k, C, D) is seen sample by sample, each as its (D, C) rows, except for
+    the target column, picked for the whole block at once from its flat memory.
     """
-    C = x.shape[1]
+    C, D = x.shape[1], (x.shape[2] if x.ndim == 3 else 1)
     piece = max(1, 2**18 // (C * x.itemsize))  # rows per call of a stage with a temporary of its rows' size
+    W = C if w is None else w.sum(dtype=np.float64)
+    uniform = np.array([scale * eps / C], x.dtype)  # the uniform part's upstream, one row for all (nothing ignored)
 
-    def each_shifted(rows, shifted):
-        u[rows] = _uniform_sum(shifted, w)
+    def as_rows(block):  # a block as a list of (r, C) rows: itself, or each of its whole samples' (D, C)
+        return [block] if block.ndim == 2 else [sample.T for sample in block]
+
+    def each_shifted(rows, z, m):
+        sums = np.concatenate([_uniform_sum(r, w) for r in as_rows(z)]) if z.ndim == 3 else _uniform_sum(z, w)
+        u[rows] = sums if m is None else sums - W * m.reshape(-1)  # sum_c w_c (x_nc - m_n)
 
     def each_block(rows, rows_of, m, s, e):
-        x_rows, start, ones = rows_of(x), rows.start, np.ones(len(m), e.dtype)
+        x_rows, start = rows_of(x), rows.start
+        upstream = scale * (1 - eps) * (1.0 if w_t is None else w_t[rows])  # what each row's target is worth
         if t.ndim == 1:  # class indices
-            nll[rows] = _target_class_loss(x_rows, t[rows], m, s)
-            if grad_wanted:
-                _target_class_grad(e, t[rows], scale * (1 - eps) * (ones if w_t is None else w_t[rows]))
-                if eps and w is None:
-                    _uniform_grad(e, scale * eps / C * (ones if kept is None else kept[rows]), None)
-            if not (grad_wanted and eps and w is not None):
+            _target_stage(x_rows, t[rows], m, s, e if grad_wanted else None, upstream, D, nll, rows)
+            if grad_wanted and eps and (kept is None or w is None):
+                for e_rows, r in zip(as_rows(e), _row_slices(rows, e, D)):
+                    _uniform_grad(e_rows, uniform if kept is None else uniform[0] * kept[r], w)
+            if not (grad_wanted and eps and w is not None and kept is not None):
                 return
-        for i in range(0, len(m), piece):
-            p, flat = slice(i, i + piece), slice(start + i, start + min(i + piece, len(m)))
-            if t.ndim == 1:  # weighted label smoothing: upstream * w is a temporary of the piece's size
-                _uniform_grad(e[p], scale * eps / C * (ones[p] if kept is None else kept[flat]), w)
-                continue
-            q = rows_of(t)[p]  # probabilities, made into Q a piece at a time
-            q = (1 - eps) * q + eps / C if eps else q
-            q = q * w if w is not None else q
-            nll[flat] = _probability_loss(x_rows[p], m[p], s[p], q)
-            if grad_wanted:
-                _probability_grad(e[p], scale * ones[p], q)
+        t_parts = as_rows(rows_of(t)) if t.ndim > 1 else None  # probabilities, made into Q a piece at a time
+        for j, (e_rows, x_part, r) in enumerate(zip(as_rows(e), as_rows(x_rows), _row_slices(rows, e, D))):
+            m_part, s_part = m[r.start - start:r.stop - start], s[r.start - start:r.stop - start]
+            for i in range(0, r.stop - r.start, piece):
+                p, flat = slice(i, i + piece), slice(r.start + i, min(r.start + i + piece, r.stop))
+                if t.ndim == 1:  # weighted label smoothing with rows ignored: upstream * w is a temporary of the piece
+                    _uniform_grad(e_rows[p], uniform[0] * kept[flat], w)
+                    continue
+                q = t_parts[j][p]
+                q = (1 - eps) * q + eps / C if eps else q
+                q = q * w if w is not None else q
+                nll[flat] = _probability_loss(x_part[p], m_part[p], s_part[p], q)
+                if grad_wanted:
+                    _probability_grad(e_rows[p], np.array([scale], e.dtype), q)
 
     return (each_shifted if eps and t.ndim == 1 else None), each_block
+
+
+def _row_slices(rows, block, D):
+    """The flat rows of each part that as_rows makes of `block`: `rows` itself, or one slice per whole sample."""
+    if block.ndim == 2:
+        return [rows]
+    return [slice(start, start + D) for start in range(rows.start, rows.stop, D)]
+
+
+def _target_stage(x_rows, t, m, s, e, upstream, D, nll, rows):
+    """Stages 1 and 2 on one block: the target's loss into nll[rows], and upstream subtracted at its column of e.
+
+    Rows (r, C) go to the student's _target_class_loss and _target_class_grad. K-dimensional blocks, whole
+    samples (k, C, D) or transposed rows, have their target columns picked from flat memory with one index array.
+    """
+    if x_rows.ndim == 3 or (D > 1 and _positions_in_a_row(x_rows, D)):
+        if x_rows.ndim == 3:  # k whole samples: the target of position d of sample j is at j C D + t D + d
+            k, C, _ = x_rows.shape
+            at = (t.reshape(k, D) * D + (np.arange(k)[:, None] * (C * D) + np.arange(D))).reshape(-1)
+            x_flat = x_rows.reshape(-1)  # a view when the logits are contiguous (a copy otherwise: still right)
+        else:
+            at, x_flat = t * D + np.arange(len(t)), _as_flat(x_rows, D)
+        nll[rows] = np.log(s) - (x_flat[at] - m)  # _target_class_loss, with one index array
+        if e is not None:
+            flat_e = e.reshape(-1) if e.ndim == 3 else _as_flat(e, D) if _positions_in_a_row(e, D) else None
+            if flat_e is not None:
+                flat_e[at] -= upstream  # _target_class_grad, the same way (e is always the kernel's own array)
+                return
+            _target_class_grad(e, t, upstream)
+        return
+    nll[rows] = _target_class_loss(x_rows, t, m, s)
+    if e is not None:
+        _target_class_grad(e, t, upstream)
 
 # %% ../../modules/04_losses/losses.ipynb #cross-entropy-export
 def cross_entropy(input, target, weight=None, ignore_index=-100, reduction="mean", label_smoothing=0.0):
@@ -445,21 +537,21 @@ def _target_weights(t, w, ignore_index, dtype):
 
 # %% ../../modules/04_losses/losses.ipynb #uniform-loss-export
 def _uniform_sum(shifted, w):
-    """sum_c w_c shifted_nc for each row of the shifted logits x - m (w None: all ones).
+    """sum_c w_c shifted_nc for each row of the shifted logits x - m, or of any rows (w None: all ones).
 
     Shape: shifted (R, C); w (C,) or None -> (R,), added up in float32 for float16 logits.
     """
     ### BEGIN SOLUTION 04.5
     if w is None:
         return np.einsum("ij->i", shifted, dtype=_accumulator(shifted.dtype))  # the kernel's fast row sums
-    return shifted @ w.astype(shifted.dtype, copy=False)
+    return np.einsum("ij,j->i", shifted, w.astype(shifted.dtype, copy=False), dtype=_accumulator(shifted.dtype))
     ### END SOLUTION
 
 
 def _uniform_grad(grad, upstream, w):
     """Subtract upstream[n] * w_c (w None: upstream[n]) from every element of row n of `grad`, in place.
 
-    Shape: grad (R, C); upstream (R,); w (C,) or None.
+    Shape: grad (R, C); upstream (R,), or (1,) for the same number in every row; w (C,) or None.
     """
     ### BEGIN SOLUTION 04.5
     if w is None:

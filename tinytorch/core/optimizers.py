@@ -11,7 +11,7 @@ import numbers
 import numpy as np
 
 from .autograd import Module
-from .tensor import Tensor
+from .tensor import Tensor, _changing
 
 # %% ../../modules/05_optimizers/optimizers.ipynb #check-number-export
 def _check_number(value, name, owner, low=None, below=None):
@@ -104,7 +104,9 @@ class Optimizer:
         owner = type(self).__name__
         for i, p in enumerate(self.params):
             if p.grad is not None:
-                self._update(p.data, _grad_array(p, i, owner), self.state.setdefault(i, {}))
+                grad = _grad_array(p, i, owner)
+                _changing(p.data)  # a forward still waiting for its backward copies the weight it saved first
+                self._update(p.data, grad, self.state.setdefault(i, {}))
 
     def _update(self, param, grad, state):
         raise NotImplementedError

@@ -82,6 +82,8 @@ class Tensor:
     Not for sharing between threads while one of them changes it.
     """
 
+    _made_by_forward = False  # True for a module's output: module 02 watches its array instead of copying it
+
     def __init__(self, data, dtype=None):
         if isinstance(data, Tensor):
             data = data.data
@@ -155,7 +157,10 @@ class Tensor:
         """NumPy meets a tensor: `array + t` is our `add`; `array -= t` changes the array in place."""
         if out is not None and method == "__call__":  # p.data -= lr * p.grad
             arrays = [x.data if isinstance(x, Tensor) else x for x in inputs]
-            return ufunc(*arrays, out=tuple(o.data if isinstance(o, Tensor) else o for o in out), **kwargs)
+            out = tuple(o.data if isinstance(o, Tensor) else o for o in out)
+            for o in out:
+                _changing(o)
+            return ufunc(*arrays, out=out, **kwargs)
         ours = {np.add: "add", np.subtract: "sub", np.multiply: "mul", np.true_divide: "div", np.power: "pow",
                 np.matmul: "matmul", np.negative: "neg"}  # the functions below, looked up when called
         if method != "__call__" or kwargs or ufunc not in ours:
@@ -260,19 +265,21 @@ def _result_dtype(*operands):
     return result
 
 # %% ../../modules/01_tensor/tensor.ipynb #binary-operands-export
+def _operand(x):
+    """x as an ndarray, except that Python numbers stay Python numbers: they take part in promotion with less weight."""
+    if isinstance(x, Tensor):
+        return x.data
+    if isinstance(x, (bool, int, float)) and not isinstance(x, np.generic):
+        return x
+    return _to_array(x)
+
+
 def _binary_operands(input, other, op, floating=False, elementwise=True):
     """Both operands as ndarrays of their common dtype (`_result_dtype`); float32 if `floating` and integral.
 
     With `elementwise`, checks that the shapes broadcast and names both in the ValueError.
     """
-    def as_operand(x):  # Python numbers stay Python numbers: they take part in promotion with less weight
-        if isinstance(x, Tensor):
-            return x.data
-        if isinstance(x, (bool, int, float)) and not isinstance(x, np.generic):
-            return x
-        return _to_array(x)
-
-    a, b = as_operand(input), as_operand(other)
+    a, b = _operand(input), _operand(other)
     dtype = _result_dtype(a, b)
     if floating and dtype.kind in "biu":
         dtype = np.dtype(np.float32)
@@ -523,9 +530,31 @@ def transpose(input, dim0=-2, dim1=-1):
     return Tensor(np.swapaxes(x, dim0, dim1))
     ### END SOLUTION
 
+# %% ../../modules/01_tensor/tensor.ipynb #in-place-watch-export
+_before_change = {}  # id(array) -> what must run before that array is changed in place (module 02 adds to it)
+
+
+def _changing(array):
+    """Call just before `array` is changed in place: whoever kept it without a copy (a forward that saved a
+    parameter for its backward) makes its copy now. Nothing to do, and almost no cost, otherwise."""
+    if _before_change:
+        hook = _before_change.pop(id(array), None)
+        if hook is not None:
+            hook()
+
 # %% ../../modules/01_tensor/tensor.ipynb #in-place-export
+_ARRAY_UFUNC = {}  # add -> np.add, sub -> np.subtract, mul -> np.multiply: filled once the functions exist
+
+
 def _in_place(tensor, op, other, symbol):
     """`tensor <symbol> other`, written into `tensor`'s own array (its shape and dtype kept); returns `tensor`."""
+    data, ufunc = tensor.data, _ARRAY_UFUNC.get(op)
+    operand = other.data if isinstance(other, Tensor) else other
+    if (ufunc is not None and type(operand) is np.ndarray and operand.dtype == data.dtype and data.dtype.kind == "f"
+            and operand.shape == data.shape and data.flags.writeable):  # the update p -= lr * p.grad: no temporary
+        _changing(data)
+        ufunc(data, operand, out=data)
+        return tensor
     result = op(tensor, other).data
     if result.shape != tensor.shape:
         raise ValueError(f"t {symbol} other: the result has shape {result.shape}, which does not fit in place "
@@ -535,5 +564,9 @@ def _in_place(tensor, op, other, symbol):
                         f"hold; write t = t {symbol[0]} other for a new tensor")
     if not tensor.data.flags.writeable:
         raise ValueError(f"t {symbol} other: this tensor's array is read-only; copy it first, Tensor(a.copy())")
+    _changing(tensor.data)
     tensor.data[...] = result
     return tensor
+
+
+_ARRAY_UFUNC.update({add: np.add, sub: np.subtract, mul: np.multiply})
