@@ -333,6 +333,14 @@ def run_table(args):
         rows.append(measure(case, args.rounds, args.budget, threads))
         print(table.row(rows[-1]), flush=True)
     legend()
+    steps = [r for r in rows if r.label.startswith("digits MLP step") and r.ours]
+    if steps:
+        print()
+        print("training steps per second, digits MLP (Linear 64->128, ReLU, Linear 128->10, cross entropy, SGD):")
+    for r in steps:
+        theirs = ", ".join(f"torch {name} {1 / t:,.0f}" for name, t in
+                           ((f"{threads} thr", r.torch_default), ("1 thr", r.torch_one)) if t)
+        print(f"  {r.label.rsplit(', ', 1)[1]}: ours {1 / r.ours:,.0f}" + (f", {theirs}" if theirs else ""))
     judged = [r for r in rows if r.ratio is not None or r.memory_target or r.problem]
     failed = [r.label for r in judged if not r.met]
     print(f"overall: {len(judged) - len(failed)} of {len(judged)} cases MET" + (
