@@ -270,7 +270,7 @@ def _duration(seconds):
 
 class Table:
     def __init__(self, threads):
-        self.columns = [("case", 36, "<"), ("ours", 10, ">"), (f"torch {threads} thr", 12, ">"),
+        self.columns = [("case", 36, "<"), ("ours", 10, ">"), (f"torch {threads} thr" if torch is not None else "torch", 12, ">"),
                         ("torch 1 thr", 12, ">"), ("ours/torch", 10, ">"), ("memory", 7, ">"),
                         ("target", 22, "<"), ("verdict", 7, "<")]
 

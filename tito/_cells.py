@@ -93,10 +93,10 @@ def run(notebook: str, limit: float = 60) -> list[dict]:
             frames = traceback.extract_tb(e.__traceback__)
             line = next((fs.lineno for fs in reversed(frames) if fs.filename == filename), None)
             message = str(e).strip()
-            first, *rest = message.splitlines() or [""]
+            headline, *rest = message.splitlines() or [""]
             result.update(
                 ok=False, line=line, source=lines[line - 1].strip() if line and line <= len(lines) else "",
-                error=f"{type(e).__name__}: {first}".rstrip(": "), detail=[ln.rstrip() for ln in rest if ln.strip()],
+                error=f"{type(e).__name__}: {headline}".rstrip(": "), detail=[ln.rstrip() for ln in rest if ln.strip()],
                 # from the cell's own frame on: the frame of this runner says nothing to a student
                 traceback="".join(traceback.format_exception(type(e), e, e.__traceback__.tb_next)).replace(
                     f'File "{filename}"', f'the cell starting "{first[:50]}"'),

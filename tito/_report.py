@@ -14,11 +14,29 @@ _collection: list[dict] = []
 def _failure_lines(report) -> tuple[str, list[str]]:
     """The error line and the detail lines (pytest's `E ` lines: the compared values, NumPy's mismatch report)."""
     text = report.longreprtext or ""
-    e_lines = [ln[1:].strip() for ln in text.splitlines() if ln.startswith("E ")]
+    e_lines = _fold_examples([ln[1:].strip() for ln in text.splitlines() if ln.startswith("E ")])
     if e_lines:
         return e_lines[0], [ln for ln in e_lines[1:] if ln]
     lines = [ln.strip() for ln in text.strip().splitlines() if ln.strip()]
     return (lines[-1] if lines else "failed"), []
+
+
+def _fold_examples(lines: list[str]) -> list[str]:
+    """Hypothesis's failing example (`Falsifying example: test(`, one argument a line, comments, `)`) on one line,
+    so that the few lines a report shows hold the arguments, not its comments."""
+    out, example = [], None
+    for line in lines:
+        if example is None and line.endswith("(") and ("example" in line or "test case" in line):
+            example = [line]
+        elif example is not None:
+            if line.startswith(")"):
+                out.append(example[0] + " ".join(example[1:]).rstrip(",") + ")")
+                example = None
+            elif line and not line.startswith("#"):
+                example.append(line.split("  # ")[0])  # `dim=0,  # or any other generated value`
+        else:
+            out.append(line)
+    return out + ([" ".join(example)] if example else [])
 
 
 @pytest.hookimpl(hookwrapper=True)

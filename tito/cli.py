@@ -186,7 +186,8 @@ def cmd_test(course, args, parser, ui) -> int:
     failed = []
     for m in modules:
         ui.heading(f"== {m.slug}" + (f", task {args.task}" if args.task else ""))
-        if not run_module_tests(course, m, ui, verbose=args.verbose, task=args.task, timeout=args.timeout):
+        if not run_module_tests(course, m, ui, verbose=args.verbose, task=args.task, timeout=args.timeout,
+                                next_step=len(modules) == 1):
             failed.append(m.slug)
     if failed:
         ui.error(f"tests failed for {', '.join(failed)}")
@@ -202,7 +203,7 @@ def cmd_complete(course, args, parser, ui) -> int:
     (m,) = _modules(course, args, parser)
     _export(course, m, ui)
     ui.heading(f"== {m.slug}")
-    passed = run_module_tests(course, m, ui)
+    passed = run_module_tests(course, m, ui, next_step=False)
     ui.line("")
     if passed:
         later = [x for x in course.modules if x.number > m.number]
@@ -227,7 +228,8 @@ def cmd_release(course, args, parser, ui) -> int:
 
     to = release(course, args.to, args.force, ui)
     ui.ok(f"student copy written to {to}")
-    ui.line(f"      cd {to} && tito list")
+    ui.line(f"      Next: in {to}, its README.md's setup command makes the student's venv (`.venv/bin/tito` then works);"
+            " check the copy with `.venv/bin/tito list`.")
     return EXIT_OK
 
 

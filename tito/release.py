@@ -15,8 +15,9 @@ _DEF = re.compile(r"^(\s*)(?:async\s+)?(def|class)\s+(\w+)")
 SKIP = {"venv", "__pycache__", "build", "dist"}  # and every dot-file but .gitignore: .git, .venv, caches, .ci
 SKIP_PATHS = {"site/_build", "site/_generated"}
 # The instructor's: the README for instructors and CI, and the tests of tito and of the committed course itself
-# (the release round trip, the hygiene checks), which a student's finished work has nothing to do with.
-INSTRUCTOR_ONLY = {"README.md", "tests/tito_cli", "tests/tito_support.py"}
+# (the release round trip, the hygiene checks) and of the instructor's README (its training example), which a
+# student's finished work has nothing to do with.
+INSTRUCTOR_ONLY = {"README.md", "tests/tito_cli", "tests/tito_support.py", "tests/test_readme.py"}
 STUDENT_README = "STUDENT_README.md"  # becomes the copy's README.md
 
 

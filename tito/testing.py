@@ -135,9 +135,13 @@ def _unexported_names(nb: dict) -> set[str]:
     return names
 
 
-def _hint(result: Result, unexported: set[str], module: Module):
-    """A line on what a NameError or ImportError of a definition that lost its `#| export` line means."""
+def _hint(result: Result, unexported: set[str], module: Module, owners: dict[str, str] | None = None):
+    """A line on what a NameError or ImportError of a definition that lost its `#| export` line means; the
+    failure then belongs to the task that writes the missing name, if the test exercises it."""
     m = re.search(r"(?:name|cannot import name) '(\w+)'", result.error)
+    owner = (owners or {}).get(m.group(1)) if m else None
+    if owner in result.tasks:
+        result.tasks = result.tasks[:result.tasks.index(owner) + 1]
     if m and m.group(1) in unexported:
         result.detail.insert(0, f"{m.group(1)} is defined in the notebook, in a cell without `#| export`, so it is "
                                 f"not in the package: add the line, then `tito export {module.slug}`")
@@ -217,14 +221,16 @@ def run_pytest(course: Course, module: Module, task: str | None = None, stubs: d
             layer.problem = f"pytest could not run {rel}/ (exit {proc.returncode}): {tail[0]}"
             return layer
         data = json.loads(report.read_text(encoding="utf-8"))
-    unexported = _unexported_names(read_notebook(module.notebook, course))
+    nb = read_notebook(module.notebook, course)
+    unexported = _unexported_names(nb)
+    owners = {name.split(".")[0]: t.id for t in read_tasks(nb)[0] for name in t.names}  # Class.method: the class
     for entry in data["collection"]:
         if entry["outcome"] == "error":
             waits = _waits_for(entry["full"], stubs)
             layer.results.append(Result("test", f"{entry['nodeid']} (while importing it)", [waits] if waits else [],
                                         ok=False, error=entry["error"], detail=entry["detail"], full=entry["full"],
                                         command=_pytest_command(course, entry["nodeid"]), waits_for=waits))
-            _hint(layer.results[-1], unexported, module)
+            _hint(layer.results[-1], unexported, module, owners)
         else:
             reason = f"all of {Path(entry['nodeid']).name}: {entry['reason']}"
             layer.skip_reasons[reason] = layer.skip_reasons.get(reason, 0) + 1
@@ -236,7 +242,7 @@ def run_pytest(course: Course, module: Module, task: str | None = None, stubs: d
             result.error, result.detail, result.full = entry["error"], _tidy(entry["detail"]), entry["full"]
             result.waits_for = _waits_for(entry["error"], stubs)
             result.command = _pytest_command(course, entry["nodeid"])
-            _hint(result, unexported, module)
+            _hint(result, unexported, module, owners)
         elif result.skipped:
             layer.skip_reasons[entry["reason"]] = layer.skip_reasons.get(entry["reason"], 0) + 1
         layer.results.append(result)
@@ -275,7 +281,7 @@ def _task_line(task: Task, results: list[Result], stubs: dict[str, str]) -> tupl
 
 
 def run_module_tests(course: Course, module: Module, ui, verbose: bool = False, task: str | None = None,
-                     timeout: float = 60) -> bool:
+                     timeout: float = 60, next_step: bool = True) -> bool:
     """Run both layers and report them task by task; record the result for `tito list`."""
     from tito.export import export_status
 
@@ -305,6 +311,11 @@ def run_module_tests(course: Course, module: Module, ui, verbose: bool = False, 
 
     failures = sorted((r for layer in layers for r in layer.results if not r.ok and not r.waits_for),
                       key=lambda r: (r.task is None, task_key(r.task) if r.task else (), r.kind != "check"))
+    if not verbose:  # the first failure of every task (and of the checks outside the tasks) before the cut
+        firsts = [r for i, r in enumerate(failures) if i == 0 or failures[i - 1].task != r.task]
+        shown = set(map(id, firsts[:MAX_SHOWN]))
+        shown |= set(map(id, [r for r in failures if id(r) not in shown][:MAX_SHOWN - len(shown)]))
+        failures = [r for r in failures if id(r) in shown] + [r for r in failures if id(r) not in shown]
     for i, r in enumerate(failures):
         if i == MAX_SHOWN and not verbose:
             ui.line(f"      ... and {_plural(len(failures) - MAX_SHOWN, 'more failure')} "
@@ -330,6 +341,14 @@ def run_module_tests(course: Course, module: Module, ui, verbose: bool = False, 
         for t in shown_tasks:
             state, text = _task_line(t, all_results, stubs)
             ui.line(f"        {state:<8}  {text}")
+        outside = [r for r in all_results if r.task is None and not r.ok and not r.waits_for and not r.skipped]
+        if outside:  # checks of given code (the loss classes, the summary) that use what the tasks wrote
+            sections = sorted({m.group(1) for r in outside for m in [re.search(r'in "([^"]+)"', r.where)] if m})
+            where = f', in "{sections[0]}"' + (f" and {len(sections) - 1} more sections" if len(sections) > 1 else "") \
+                if sections else ""
+            counts = [_plural(n, kind) for kind in ("check", "test") if (n := sum(r.kind == kind for r in outside))]
+            ui.line(f"        {'FAIL':<8}  outside the tasks{where}: {' and '.join(counts)} "
+                    f"{'fails' if len(outside) == 1 else 'fail'}; they use what the tasks write, so fix those first")
     for layer in layers:
         (ui.ok if layer.ok else ui.fail)(layer.summary())
         for reason, count in layer.skip_reasons.items():
@@ -347,6 +366,9 @@ def run_module_tests(course: Course, module: Module, ui, verbose: bool = False, 
         ui.line(f"      Next: Task {first.id}, in \"{first.section}\" of {course.rel(module.notebook)}; then "
                 f"`tito export {module.slug}` and `tito test {module.slug} --task {first.id}`.")
     passed = all(layer.ok for layer in layers) and not stale
+    if passed and not todo and next_step:
+        ui.line(f"      Next: `tito test {module.slug}`, every task at once, then `tito complete {module.slug}`." if task
+                else f"      Next: `tito complete {module.slug}` records the module as done and says what comes next.")
     if stale:
         ui.fail(f"these results are for the package as last exported, not your notebook: run "
                 f"`tito export {module.slug}`, then test again")

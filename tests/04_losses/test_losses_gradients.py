@@ -4,10 +4,12 @@ import pytest
 from tasks import marked
 from gradcheck import numerical_grad, vjp_numerical
 
+from tinytorch.core.autograd import Context
 from tinytorch.core.losses import (
     BinaryCrossEntropyLoss,
     BinaryCrossEntropyWithLogitsLoss,
     CrossEntropyLoss,
+    LogSoftmaxFunction,
     MSELoss,
 )
 from tinytorch.core.tensor import Tensor
@@ -46,6 +48,27 @@ def test_mse_backward_matches_central_differences(reduction, shape):
     rng = np.random.default_rng(1)
     x, y = rng.normal(size=shape), rng.normal(size=shape)
     _assert_backward_matches_central_differences(lambda: MSELoss(reduction=reduction), reduction, x, y)
+
+
+# ---------------------------------------------------------------- log_softmax
+
+
+def _reference_log_softmax(z, dim):
+    """The textbook formula, written here so that a wrong forward cannot hide a wrong backward."""
+    m = z.max(axis=dim, keepdims=True)
+    return z - m - np.log(np.exp(z - m).sum(axis=dim, keepdims=True))
+
+
+@pytest.mark.task("04.2")
+@pytest.mark.parametrize("shape, dim", [((5,), -1), ((3, 4), 1), ((3, 4), 0), ((2, 3, 4), 1)])
+def test_log_softmax_backward_uses_grad_output_and_matches_central_differences(shape, dim):
+    rng = np.random.default_rng(3)
+    x, grad_output = rng.normal(size=shape) * 3, rng.normal(size=shape)  # not all ones: it must be used
+    ctx = Context()
+    LogSoftmaxFunction.forward(ctx, x.copy(), dim)
+    analytic = LogSoftmaxFunction.backward(ctx, grad_output.copy())
+    numeric = vjp_numerical(lambda z: _reference_log_softmax(z, dim), x, grad_output)
+    np.testing.assert_allclose(analytic, numeric, rtol=1e-6, atol=1e-8)
 
 
 # ---------------------------------------------------------------- cross entropy

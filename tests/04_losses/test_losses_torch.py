@@ -10,10 +10,12 @@ from tasks import marked
 torch = pytest.importorskip("torch")
 F = torch.nn.functional
 
+from tinytorch.core.autograd import Context  # noqa: E402
 from tinytorch.core.losses import (  # noqa: E402
     BinaryCrossEntropyLoss,
     BinaryCrossEntropyWithLogitsLoss,
     CrossEntropyLoss,
+    LogSoftmaxFunction,
     MSELoss,
     log_softmax,
 )
@@ -101,6 +103,21 @@ def test_log_softmax_matches_torch(dtype, dim):
     x = (np.random.default_rng(0).normal(size=(3, 4, 5)) * 5).astype(dtype)
     expected = torch.log_softmax(torch.tensor(x), dim=dim).numpy()
     np.testing.assert_allclose(log_softmax(x, dim=dim).data, expected, **TOLERANCE[dtype])
+
+
+@pytest.mark.task("04.2")
+@_dtypes
+@pytest.mark.parametrize("dim", [0, 1, -1])
+def test_log_softmax_backward_matches_torch(dtype, dim):
+    rng = np.random.default_rng(1)
+    x, g = (rng.normal(size=(3, 4, 5)) * 5).astype(dtype), rng.normal(size=(3, 4, 5)).astype(dtype)
+    xt = torch.tensor(x, requires_grad=True)
+    torch.log_softmax(xt, dim=dim).backward(torch.tensor(g))
+    ctx = Context()
+    LogSoftmaxFunction.forward(ctx, x.copy(), dim)
+    got = LogSoftmaxFunction.backward(ctx, g.copy())
+    assert got.dtype == dtype
+    np.testing.assert_allclose(got, xt.grad.numpy(), **TOLERANCE[dtype])
 
 
 @pytest.mark.task("04.2")

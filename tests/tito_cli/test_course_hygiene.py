@@ -85,6 +85,11 @@ def test_every_task_has_a_stable_id_that_its_prose_and_readme_use(path):
     assert {t.id for t in tasks} == blocks and all(t.section for t in tasks)
     readme = (path.parent / "README.md").read_text(encoding="utf-8")
     assert [t for t in blocks if not re.search(rf"\b{re.escape(t)}\b", readme)] == []
+    # every name the README's task table quotes is one the notebook has (a renamed task leaves no stale name)
+    quoted = {n for row in re.findall(rf"^\| {number}\.\d+ \|(.*)$", readme, re.M)
+              for n in re.findall(r"`([A-Za-z_][\w.]*)`", row)}
+    source = "".join("".join(c["source"]) for c in nb["cells"])
+    assert sorted(n for n in quoted if n not in source) == []
 
 
 # --- module N imports only modules 1..N ------------------------------------------------------------------

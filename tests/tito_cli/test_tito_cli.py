@@ -77,6 +77,41 @@ def _break_cell(course, source):
     nb_path.write_text(json.dumps(nb))
 
 
+def _add_summary_check(course):
+    """A check of given code after the tasks (as module 04's "The loss classes"): it belongs to no task."""
+    nb_path = course / "modules" / "01_demo" / "demo.ipynb"
+    nb = json.loads(nb_path.read_text())
+    nb["cells"] += [{"cell_type": "markdown", "id": "summary-md", "metadata": {}, "source": ["## Summary"]},
+                    {"cell_type": "code", "id": "summary-check", "metadata": {}, "outputs": [], "execution_count": None,
+                     "source": ["import json\n", "\n", "assert double(5) == 10"]}]
+    nb_path.write_text(json.dumps(nb))
+
+
+def test_a_failing_check_outside_the_tasks_is_shown_and_counted_even_behind_many_failures_of_a_task(course):
+    _break_cell(course, "#| export\ndef double(x):\n    return 3 * x\n")
+    _add_summary_check(course)
+    (course / "tests" / "01_demo" / "test_many.py").write_text(
+        "import pytest\n\nfrom tinytorch.core.demo import double\n\n"
+        "@pytest.mark.task(\"01.1\")\n@pytest.mark.parametrize(\"x\", range(12))\n"
+        "def test_double(x):\n    assert double(x) == 2 * x or x == 0\n")
+    assert run_tito(course, "export", "demo").returncode == 0
+    r = run_tito(course, "test", "demo")
+    assert r.returncode == 1
+    shown = r.stdout.split("... and")[0]  # what comes before the count of the failures not shown
+    assert 'FAIL  check modules/01_demo/demo.ipynb, in "Summary", the cell starting "import json", line 3' in shown
+    assert re.search(r'FAIL\s+outside the tasks, in "Summary": 1 check fails', r.stdout)
+    verbose = run_tito(course, "test", "demo", "--verbose")
+    assert 'the cell starting "import json", line 3, in <module>' in verbose.stdout  # the traceback names the cell
+
+
+def test_a_finished_module_points_to_tito_complete(course):
+    assert run_tito(course, "export", "demo").returncode == 0
+    r = run_tito(course, "test", "demo")
+    assert "Next: `tito complete 01_demo`" in r.stdout
+    one = run_tito(course, "test", "demo", "--task", "01.2")
+    assert "Next: `tito test 01_demo`, every task at once, then `tito complete 01_demo`." in one.stdout
+
+
 def test_syntax_error_is_refused_with_the_cell_and_the_old_export_kept(course):
     assert run_tito(course, "export", "demo").returncode == 0
     target = course / "tinytorch" / "core" / "demo.py"
@@ -392,3 +427,33 @@ def test_the_command_that_reruns_a_test_works_from_a_subfolder(course):
     assert run_tito(course, "export", "demo").returncode == 0
     r = run_tito(course / "modules" / "01_demo", "test", "demo")
     assert "all of it: cd ../.. && " in r.stdout and "-m pytest 'tests/01_demo/test_demo.py::test_double_of_three_is_six'" in r.stdout
+
+
+def test_a_hypothesis_example_is_folded_onto_one_line_without_its_comments():
+    from tito._report import _fold_examples
+
+    lines = ["Not equal", "Failing test case: test_shift(", "# The test always failed when commented parts were varied.",
+             "x=array([[0.]]),", "dim=0,  # or any other generated value", ")", "after"]
+    assert _fold_examples(lines) == ["Not equal", "Failing test case: test_shift(x=array([[0.]]), dim=0)", "after"]
+
+
+def test_a_name_missing_from_the_package_is_blamed_on_the_task_that_writes_it(course):
+    """A test of several tasks is graded as its last one, except when what fails is a name an earlier task writes
+    (module 04's `_target_weights`, called by the given code of every later stage)."""
+    nb_path = course / "modules" / "01_demo" / "demo.ipynb"
+    nb = json.loads(nb_path.read_text())
+    nb["cells"][2]["source"] = [ln for ln in nb["cells"][2]["source"] if not ln.startswith("#| export")]
+    nb["cells"].append({"cell_type": "code", "id": "given-quadruple", "metadata": {}, "outputs": [],
+                        "execution_count": None, "source": ["#| export\n", "def quadruple(x):\n",
+                                                            "    return double(double(x))\n"]})
+    nb_path.write_text(json.dumps(nb))
+    (course / "tests" / "01_demo" / "test_demo.py").write_text(
+        "import pytest\n\nimport tinytorch.core.demo as demo\n\n"
+        "@pytest.mark.task(\"01.1\", \"01.2\")\ndef test_quadruple_and_count():\n"
+        "    c = demo.Counter()\n    assert c.tick(demo.quadruple(1)) == 4\n")
+    assert run_tito(course, "export", "demo").returncode == 0
+    r = run_tito(course, "test", "demo")
+    assert r.returncode == 1
+    assert "FAIL  Task 01.1: test tests/01_demo/test_demo.py::test_quadruple_and_count" in r.stdout
+    assert "double is defined in the notebook, in a cell without `#| export`" in r.stdout
+    assert re.search(r"FAIL\s+Task 01\.1 \(double\)", r.stdout) and re.search(r"done\s+Task 01\.2", r.stdout)
