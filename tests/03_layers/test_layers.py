@@ -3,6 +3,7 @@ import re
 
 import numpy as np
 import pytest
+from checks import raises_naming
 from gradcheck import numerical_grad, vjp_numerical
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -308,6 +309,41 @@ def test_sequential_parameters_in_layer_order():
     assert net.parameters() == [net[0].weight, net[0].bias, net[2].weight, net[2].bias]
     nested = Sequential(net, Linear(2, 2, bias=False))
     assert len(nested.parameters()) == 5 and nested.parameters()[-1] is nested[1].weight
+
+
+def test_a_weight_shared_by_two_layers_is_one_parameter_but_two_names_in_the_state_dict():
+    """As in PyTorch: parameters() and named_parameters() give a shared Tensor once (an optimizer must not step it
+    twice); state_dict() keeps every name, and load_state_dict() takes them back."""
+    first, second = Linear(3, 3, generator=0), Linear(3, 3, generator=1)
+    second.weight = first.weight
+    net = Sequential(first, ReLU(), second)
+    assert net.parameters() == [first.weight, first.bias, second.bias]
+    assert [name for name, _ in net.named_parameters()] == ["0.weight", "0.bias", "2.bias"]
+    assert len(net.named_parameters(remove_duplicate=False)) == 4
+    state = net.state_dict()
+    assert list(state) == ["0.weight", "0.bias", "2.weight", "2.bias"]
+    state = {k: v + 1 for k, v in state.items()}
+    net.load_state_dict(state)
+    np.testing.assert_array_equal(first.weight.data, state["0.weight"])
+
+
+@pytest.mark.task("03.1", "03.2")
+def test_a_weight_shared_by_two_layers_gets_the_sum_of_both_uses_gradients():
+    first, second = (Linear(2, 2, bias=False, dtype=np.float64, generator=k) for k in (0, 1))
+    second.weight = first.weight
+    net = Sequential(first, second)
+    x, g = np.array([[1.0, 2.0]]), np.array([[1.0, -1.0]])
+    net(x)
+    net.backward(g)
+    w = first.weight.data
+    expected = g.T @ (x @ w.T) + (g @ w).T @ x  # d/dW of g . (x W^T W^T)
+    np.testing.assert_allclose(first.weight.grad.data, expected, rtol=1e-12)
+
+
+def test_a_module_at_two_places_of_a_sequential_is_refused_naming_both():
+    shared = ReLU()
+    with raises_naming(ValueError, "layer 3 is layer 1 again", "second.weight = first.weight"):
+        Sequential(Linear(2, 2), shared, Linear(2, 2), shared)
 
 
 def test_sequential_container_protocol_and_repr():

@@ -169,6 +169,12 @@ def _accumulate(parameter, grad):
     else:
         parameter.grad.data += grad
 
+
+def _once_each(items, key):
+    """`items` in order, each `key` kept at its first place only."""
+    seen = set()
+    return [item for item in items if not (key(item) in seen or seen.add(key(item)))]
+
 # %% ../../modules/02_activations/activations.ipynb #module-export
 class Module:
     """Base of everything with a gradient: activations, layers, containers and losses.
@@ -253,18 +259,21 @@ class Module:
         """The modules of named_children(), in its order, without their names (Sequential has a quicker way)."""
         return [v for k, v in vars(self).items() if isinstance(v, Module) and not k.startswith("_")]
 
-    def named_parameters(self, prefix=""):
-        """(name, Tensor) for each parameter: this module's own, then each child's as "child.name"."""
+    def named_parameters(self, prefix="", remove_duplicate=True):
+        """(name, Tensor) for each parameter: this module's own, then each child's as "child.name". A parameter
+        held twice (one layer used at two places) comes once, under its first name, unless remove_duplicate=False."""
         own = [(prefix + k, v) for k, v in vars(self).items() if isinstance(v, Tensor) and not k.startswith("_")]
-        return own + [item for name, child in self.named_children()
-                      for item in child.named_parameters(f"{prefix}{name}.")]
+        found = own + [item for name, child in self.named_children()
+                       for item in child.named_parameters(f"{prefix}{name}.", remove_duplicate)]
+        return _once_each(found, key=lambda item: id(item[1])) if remove_duplicate else found
 
     def parameters(self):
-        """The parameters (Tensors whose `.grad` backward fills), in a fixed order: named_parameters' order."""
+        """The parameters (Tensors whose `.grad` backward fills), in a fixed order: named_parameters' order, each
+        once (an optimizer would otherwise step a shared one twice)."""
         found = self._own_parameters()
         for child in self._children():  # the same walk as named_parameters, without making the names
             found += child.parameters()
-        return found
+        return _once_each(found, key=id) if len(found) > 1 else found
 
     def zero_grad(self):
         """Set every parameter's `.grad` to None, as before the first backward."""
@@ -272,12 +281,13 @@ class Module:
             p.grad = None
 
     def state_dict(self):
-        """A copy of every parameter's values, by name: {"weight": array, "bias": array, ...}."""
-        return {name: p.data.copy() for name, p in self.named_parameters()}
+        """A copy of every parameter's values, by name: {"weight": array, "bias": array, ...}; a shared parameter
+        under each of its names, as in PyTorch."""
+        return {name: p.data.copy() for name, p in self.named_parameters(remove_duplicate=False)}
 
     def load_state_dict(self, state_dict):
         """Copy the arrays of `state_dict` into the parameters in place; names and shapes must match exactly."""
-        own = dict(self.named_parameters())
+        own = dict(self.named_parameters(remove_duplicate=False))
         missing, unexpected = sorted(set(own) - set(state_dict)), sorted(set(state_dict) - set(own))
         if missing or unexpected:
             raise ValueError(f"load_state_dict: missing keys {missing}, unexpected keys {unexpected}")

@@ -95,6 +95,11 @@ class Sequential(Module):
             if not isinstance(layer, Module):
                 raise TypeError(f"Sequential: layer {i} ({layer!r}) is not a Module; layers are Modules such as "
                                 "Linear(2, 3) or ReLU()")
+            first = next(j for j, other in enumerate(layers) if other is layer)
+            if first != i:  # PyTorch allows it; here a module keeps one forward's saved values for its backward
+                raise ValueError(f"Sequential: layer {i} is layer {first} again ({layer!r}); a module keeps what one "
+                                 "forward saved for its backward, so each place needs a module of its own (to share "
+                                 "a weight: second.weight = first.weight)")
         self.layers = list(layers)
 
     def __len__(self):
