@@ -3,6 +3,7 @@ import re
 
 import numpy as np
 import pytest
+from checks import raises_naming
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
@@ -332,15 +333,15 @@ def test_mean_hand_computed():
 @pytest.mark.task("01.10")
 def test_max_hand_computed():
     assert M.max().item() == 6.0
-    assert M.max(dim=0).data.tolist() == [4.0, 5.0, 6.0]
-    assert M.max(dim=1).data.tolist() == [5.0, 6.0]
+    assert M.amax(dim=0).data.tolist() == [4.0, 5.0, 6.0]
+    assert M.amax(dim=1).data.tolist() == [5.0, 6.0]
 
 
 @pytest.mark.parametrize("method, dim, shape", [
     pytest.param("sum", 1, (2, 1, 4), marks=pytest.mark.task("01.8")),
     pytest.param("sum", (0, -1), (1, 3, 1), marks=pytest.mark.task("01.8")),
     pytest.param("mean", (0, 2), (1, 3, 1), marks=pytest.mark.task("01.9")),
-    pytest.param("max", None, (1, 1, 1), marks=pytest.mark.task("01.10")),
+    pytest.param("amax", None, (1, 1, 1), marks=pytest.mark.task("01.10")),
 ])
 def test_keepdims_keeps_reduced_dimensions_with_size_one(method, dim, shape):
     t = Tensor(np.ones((2, 3, 4)))
@@ -351,10 +352,42 @@ def test_keepdims_keeps_reduced_dimensions_with_size_one(method, dim, shape):
 
 @pytest.mark.parametrize("method", [pytest.param("sum", marks=pytest.mark.task("01.8")),
                                     pytest.param("mean", marks=pytest.mark.task("01.9")),
-                                    pytest.param("max", marks=pytest.mark.task("01.10"))])
+                                    pytest.param("amax", marks=pytest.mark.task("01.10"))])
 def test_reductions_of_0d_tensor_accept_dim_0_and_minus_1(method):
     t = Tensor(5.0)
     assert getattr(t, method)(dim=0).item() == 5.0 and getattr(t, method)(dim=-1).item() == 5.0
+
+
+@pytest.mark.task("01.10", "01.15")
+def test_max_along_a_dim_gives_values_and_indices_as_pytorch():
+    logits = Tensor([[0.1, 2.0, 0.3], [1.5, 0.2, 0.1]])
+    values, indices = logits.max(1)  # the idiom `_, pred = logits.max(1)`, with a batch of two
+    assert values.data.tolist() == [2.0, 1.5] and indices.data.tolist() == [1, 0]
+    assert logits.max(dim=0).values.shape == (3,) and logits.max(dim=0, keepdims=True).indices.shape == (1, 3)
+
+
+def test_max_along_several_dims_is_refused_naming_amax():
+    with raises_naming(TypeError, r"dim must be one int, got \(0, 1\)", "amax"):
+        Tensor(np.ones((2, 3))).max(dim=(0, 1))
+
+
+@pytest.mark.task("01.15")
+def test_comparisons_are_elementwise_bool_tensors_as_in_pytorch():
+    logits, labels = Tensor([[0.1, 2.0, 0.3], [1.5, 0.2, 0.1]]), Tensor([1, 1])
+    hits = logits.argmax(dim=1) == labels
+    assert isinstance(hits, Tensor) and hits.dtype == np.bool_ and hits.data.tolist() == [True, False]
+    assert (hits.sum() / 2).item() == 0.5
+    t = Tensor([1.0, 2.0, 3.0])
+    assert (t > 1.5).data.tolist() == [False, True, True] and (t <= 2).data.tolist() == [True, True, False]
+    assert (t != np.array([1.0, 0.0, 3.0])).data.tolist() == [False, True, False] and (t >= 3).data.tolist()[-1]
+    assert (t < [2, 2, 2]).data.tolist() == [True, False, False]
+    assert (t == None) is False and (t != "a") is True  # noqa: E711  not array-like: identity, as Python's default
+    assert {t: 1}[t] == 1  # still hashable, by identity
+
+
+def test_comparing_shapes_that_do_not_broadcast_names_both():
+    with raises_naming(ValueError, r"==: shapes \(3,\) and \(2,\) cannot be broadcast"):
+        Tensor([1.0, 2.0, 3.0]) == Tensor([1.0, 2.0])
 
 
 @pytest.mark.task("01.10")
@@ -362,7 +395,7 @@ def test_max_propagates_nan():
     assert np.isnan(Tensor([1.0, np.nan, 3.0]).max().item())
 
 
-@pytest.mark.parametrize("method", ["sum", "mean", "max"])
+@pytest.mark.parametrize("method", ["sum", "mean", "amax"])
 def test_reduction_dim_out_of_range_names_dim_and_shape(method):
     with pytest.raises(ValueError, match=re.escape("dim 2 is out of range for a tensor of shape (2, 3)")):
         getattr(Tensor(np.ones((2, 3))), method)(dim=2)
@@ -383,7 +416,7 @@ def test_reduction_dim_errors():
 def test_max_of_empty_fails():
     with pytest.raises(ValueError, match=re.escape("empty dimension (shape (0, 3)")):
         Tensor(np.zeros((0, 3))).max()
-    assert Tensor(np.zeros((0, 3))).max(dim=1).shape == (0,)
+    assert Tensor(np.zeros((0, 3))).max(dim=1).values.shape == (0,) and Tensor(np.zeros((0, 3))).amax(dim=1).shape == (0,)
 
 
 # ---------------------------------------------------------------- exp and log
@@ -542,7 +575,7 @@ def test_elementwise_ops_agree_with_numpy_broadcasting(shapes, data):
 
 @pytest.mark.parametrize("method", [pytest.param("sum", marks=pytest.mark.task("01.8")),
                                     pytest.param("mean", marks=pytest.mark.task("01.9")),
-                                    pytest.param("max", marks=pytest.mark.task("01.10"))])
+                                    pytest.param("amax", marks=pytest.mark.task("01.10"))])
 @settings(max_examples=40, deadline=None)
 @given(x=hnp.arrays(np.float64, hnp.array_shapes(min_dims=1, max_dims=4, max_side=4),
                     elements=st.floats(-1e6, 1e6)), data=st.data())
@@ -550,8 +583,8 @@ def test_reductions_agree_with_numpy(method, x, data):
     dim = data.draw(st.integers(-x.ndim, x.ndim - 1))
     keep = data.draw(st.booleans())
     ours = getattr(Tensor(x), method)(dim=dim, keepdims=keep).data
-    theirs = getattr(x, method)(axis=dim, keepdims=keep)
-    if method == "max":
+    theirs = getattr(np, method)(x, axis=dim, keepdims=keep)
+    if method == "amax":
         np.testing.assert_array_equal(ours, theirs)
     else:
         np.testing.assert_allclose(ours, theirs, rtol=1e-12)
@@ -730,8 +763,16 @@ def test_argmax(data, dim, keepdims, expected):
 def test_argmax_errors():
     with pytest.raises(ValueError, match=re.escape("argmax: dim 2 is out of range")):
         Tensor([[1.0]]).argmax(dim=2)
-    with pytest.raises(ValueError, match=re.escape("an empty tensor (shape (0, 3))")):
+    with pytest.raises(ValueError, match=re.escape("an empty tensor (shape (0, 3), dim=None)")):
         Tensor(np.zeros((0, 3))).argmax()
+    with pytest.raises(ValueError, match=re.escape("an empty tensor (shape (0, 3), dim=0)")):
+        Tensor(np.zeros((0, 3))).argmax(dim=0)
+
+
+@pytest.mark.task("01.15")
+def test_argmax_along_a_dimension_that_is_not_empty_of_an_empty_tensor_is_empty():
+    out = Tensor(np.zeros((0, 3))).argmax(dim=1)
+    assert out.shape == (0,) and out.dtype == np.int64
 
 
 def test_tensor_backward_says_in_one_line_how_gradients_are_obtained():

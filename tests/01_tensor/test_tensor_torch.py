@@ -76,7 +76,7 @@ def test_matmul_and_reductions_match_torch(dtype):
         assert Tensor(a).sum(**kw).dtype == dtype
         np.testing.assert_allclose(Tensor(a).sum(**kw).data, ta.sum(**kw).numpy(), rtol=tol, atol=tol)
         np.testing.assert_allclose(Tensor(a).mean(**kw).data, ta.mean(**kw).numpy(), rtol=tol, atol=tol)
-        np.testing.assert_array_equal(Tensor(a).max(**kw).data, ta.amax(**kw).numpy() if dim is not None else ta.max().numpy())
+        np.testing.assert_array_equal(Tensor(a).amax(**kw).data, ta.amax(**kw).numpy() if dim is not None else ta.max().numpy())
     np.testing.assert_allclose(Tensor(a).exp().data, ta.exp().numpy(), rtol=tol)
     np.testing.assert_allclose(Tensor(np.abs(a)).log().data, ta.abs().log().numpy(), rtol=tol, atol=tol)
 
