@@ -157,6 +157,31 @@ def test_no_grad_is_a_context_manager_and_a_decorator_and_nests():
     assert evaluate() is False and is_grad_enabled()
 
 
+def test_a_no_grad_function_that_calls_itself_leaves_gradients_on_afterwards():
+    @no_grad()
+    def depth(n):
+        assert not is_grad_enabled()
+        return 0 if n == 0 else 1 + depth(n - 1)
+
+    assert depth(3) == 3 and is_grad_enabled()
+    reused = no_grad()
+    with reused:
+        with reused:
+            pass
+        assert not is_grad_enabled()
+    assert is_grad_enabled()
+
+
+def test_no_grad_decorates_without_parentheses_too_and_refuses_anything_else():
+    @no_grad
+    def evaluate():
+        return is_grad_enabled()
+
+    assert evaluate() is False and is_grad_enabled()
+    with pytest.raises(TypeError, match="no_grad"):
+        no_grad(5)
+
+
 def test_no_grad_is_left_even_when_its_block_raises():
     with pytest.raises(ZeroDivisionError):
         with no_grad():

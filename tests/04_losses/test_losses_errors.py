@@ -73,6 +73,13 @@ def test_minus_one_is_out_of_range_when_it_is_not_the_ignore_index(form):
         _cross_entropy(form, np.zeros((2, 3)), np.array([-1, 0]))
 
 
+@pytest.mark.parametrize("form", FORMS)
+def test_an_ignore_index_with_probability_targets_is_refused_as_in_pytorch(form):
+    probabilities = np.array([[0.2, 0.8, 0.0], [1.0, 0.0, 0.0]])
+    with raises_naming(ValueError, r"ignore_index=0 needs class-index targets", "-100"):
+        _cross_entropy(form, np.zeros((2, 3)), probabilities, ignore_index=0)
+
+
 def test_negative_index_other_than_ignore_index_is_out_of_range():
     with raises_naming(INDEX_ERRORS, r"\[0, 3\)", r"-5\b"):
         cross_entropy(np.zeros((3, 3)), np.array([0, -5, -1]), ignore_index=-1)

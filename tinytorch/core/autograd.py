@@ -31,12 +31,22 @@ class no_grad(contextlib.ContextDecorator):
     Each module's last saved forward is left as it was, so a look at the accuracy in the middle of a training
     step cannot change the step's gradient. As PyTorch's `torch.no_grad`.
     """
+    def __new__(cls, func=None):
+        if func is not None and not callable(func):
+            raise TypeError(f"no_grad() takes a function to decorate or nothing, got {func!r}")
+        self = super().__new__(cls)
+        self._previous = []  # a stack: one instance may be entered again (a decorated function that recurses)
+        return self(func) if func is not None else self  # `@no_grad` as well as `@no_grad()`, as PyTorch
+
+    def __init__(self, func=None):
+        pass
+
     def __enter__(self):
-        self._previous = is_grad_enabled()
+        self._previous.append(is_grad_enabled())
         _grad_mode.enabled = False
 
     def __exit__(self, *exc_info):
-        _grad_mode.enabled = self._previous
+        _grad_mode.enabled = self._previous.pop()
 
 # %% ../../modules/02_activations/activations.ipynb #context-export
 class Context:

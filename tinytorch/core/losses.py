@@ -337,6 +337,9 @@ class CrossEntropyFunction(Function):
         eps, ignore_index = _check_label_smoothing(label_smoothing), _check_ignore_index(ignore_index)
         logits = _as_float(input)
         x, t, loss_shape, ignored = _cross_entropy_rows(logits, target, ignore_index)
+        if t.ndim > 1 and ignore_index != -100:  # PyTorch refuses it too: no class index to compare with
+            raise ValueError(f"cross_entropy: ignore_index={ignore_index} needs class-index targets; with probability "
+                             "targets leave it at -100, as PyTorch requires")
         C, acc = x.shape[1], _accumulator(x.dtype)  # float16 logits: sums in float32
         if x.ndim == 2 and t.ndim == 1 and weight is None and not ignored and not eps:  # stage 1 alone: the usual
             return _plain_cross_entropy(ctx, x, t, logits.shape, loss_shape, reduction, acc)
