@@ -2,6 +2,7 @@
 import json
 import re
 import shutil
+import subprocess
 import tempfile
 from datetime import datetime
 from pathlib import Path
@@ -17,7 +18,8 @@ SKIP_PATHS = {"site/_build", "site/_generated"}
 # The instructor's: the README for instructors and CI, and the tests of tito and of the committed course itself
 # (the release round trip, the hygiene checks) and of the instructor's README (its training example), which a
 # student's finished work has nothing to do with.
-INSTRUCTOR_ONLY = {"README.md", "tests/tito_cli", "tests/tito_support.py", "tests/test_readme.py"}
+INSTRUCTOR_ONLY = {"README.md", "tests/tito_cli", "tests/tito_support.py", "tests/test_readme.py",
+                   "benchmarks/floors_losses.py"}  # the floors' plain NumPy versions of the losses are solutions
 STUDENT_README = "STUDENT_README.md"  # becomes the copy's README.md
 
 
@@ -92,11 +94,41 @@ def student_notebook(course: Course, notebook: Path, module_number: int) -> dict
     return nb
 
 
-def _copy_course(src: Path, dest: Path):
+def _git_files(src: Path) -> tuple[set[str], set[str]] | None:
+    """(tracked, untracked but not ignored) files of the course, as git sees them; None outside a git checkout."""
+    def listed(*options):
+        out = subprocess.run(["git", "-C", str(src), "ls-files", "-z", *options], capture_output=True, timeout=60)
+        if out.returncode != 0:
+            raise OSError(out.stderr.decode(errors="replace"))
+        return {p for p in out.stdout.decode("utf-8", errors="surrogateescape").split("\0") if p}
+    try:
+        if not (src / ".git").exists():
+            return None
+        return listed("--cached"), listed("--others", "--exclude-standard")
+    except (OSError, subprocess.SubprocessError):
+        return None
+
+
+def _copy_course(src: Path, dest: Path, ui=None):
+    """The course without what students must not get; in a git checkout, only the files git tracks or would
+    track (never what .gitignore leaves out: results, backups, build output), the untracked ones named."""
+    files = _git_files(src)
+    if files is not None:
+        tracked, untracked = files
+        allowed = {f for f in tracked | untracked if (src / f).is_file() or (src / f).is_symlink()}
+        folders = {p.as_posix() for f in allowed for p in Path(f).parents}
+        if untracked and ui is not None:
+            shown = ", ".join(sorted(untracked)[:5]) + (", ..." if len(untracked) > 5 else "")
+            ui.warn(f"copying {len(untracked)} file{'s' if len(untracked) != 1 else ''} that git does not track yet: "
+                    f"{shown}")
+
     def ignore(folder, names):
         rel = Path(folder).resolve().relative_to(src)
-        return {n for n in names if n in SKIP or (n.startswith(".") and n != ".gitignore") or n.endswith(".egg-info")
-                or (rel / n).as_posix() in SKIP_PATHS | INSTRUCTOR_ONLY}
+        skipped = {n for n in names if n in SKIP or (n.startswith(".") and n != ".gitignore") or n.endswith(".egg-info")
+                   or (rel / n).as_posix() in SKIP_PATHS | INSTRUCTOR_ONLY}
+        if files is not None:
+            skipped |= {n for n in names if (rel / n).as_posix().removeprefix("./") not in allowed | folders}
+        return skipped
 
     shutil.copytree(src, dest, ignore=ignore, symlinks=True)
     if (dest / STUDENT_README).is_file():
@@ -122,7 +154,7 @@ def release(course: Course, to: Path, force: bool, ui) -> Path:
     try:
         copy = staging / "course"
         with ui.status(f"copying the course to {to}"):
-            _copy_course(course.root, copy)
+            _copy_course(course.root, copy, ui)
         for notebook, nb in students.items():
             target = copy / notebook.relative_to(course.root)
             target.write_text(json.dumps(nb, indent=1, ensure_ascii=False, sort_keys=True) + "\n", encoding="utf-8")

@@ -56,12 +56,39 @@ def test_student_copy_ships_no_solutions(student):
     assert 'NotImplementedError("Task 04.3: implement _target_class_loss")' in losses
 
 
+def test_no_line_of_a_solution_is_anywhere_in_the_student_copy(student):
+    """Not only the notebooks and the package: a benchmark or a helper that spells a solution out is a leak too.
+    (The notebooks' prose may quote a line as a hint, and the tests compute their references their own way.)"""
+    solution_lines = set()
+    for nb_path in (REPO / "modules").glob("*/*.ipynb"):
+        for cell in json.loads(nb_path.read_text(encoding="utf-8"))["cells"]:
+            inside = False
+            for line in "".join(cell["source"]).splitlines():
+                stripped = line.strip()
+                if stripped.startswith(BEGIN):
+                    inside = True
+                elif stripped == END:
+                    inside = False
+                elif inside and not stripped.startswith("#"):
+                    code = stripped.split("  # ")[0]  # without its comment
+                    if len(code) >= 30:  # long enough to be telling
+                        solution_lines.add(code)
+    leaks = []
+    for path in student.rglob("*"):
+        if path.relative_to(student).parts[0] in ("modules", "tests"):
+            continue
+        if path.is_file() and path.suffix in (".py", ".ipynb", ".md", ".txt", ".json", ".ini", ".toml", ".cfg"):
+            text = path.read_text(encoding="utf-8", errors="replace")
+            leaks += [(str(path.relative_to(student)), line) for line in solution_lines if line in text]
+    assert leaks == [], "\n".join(f"{f}: {line}" for f, line in sorted(leaks))
+
+
 def test_student_copy_has_the_students_readme_and_none_of_the_instructors_files(student):
     readme = (student / "README.md").read_text(encoding="utf-8")
     assert readme.startswith("# tinytorch: your copy") and "What \"failing\" means at first" in readme
     assert readme == (REPO / "STUDENT_README.md").read_text(encoding="utf-8")
     for instructor_only in ("STUDENT_README.md", ".ci", "tests/tito_cli", "tests/tito_support.py", "tests/test_readme.py",
-                            ".git"):
+                            "benchmarks/floors_losses.py", ".git"):
         assert not (student / instructor_only).exists(), instructor_only
     assert sorted(p.name for p in (student / "tests").iterdir() if p.is_dir()) == sorted(
         p.name for p in (REPO / "tests").iterdir() if p.is_dir() and p.name not in ("tito_cli", "__pycache__"))

@@ -26,6 +26,27 @@ def test_release_stubs_every_solution_with_its_task(course, tmp_path):
         assert (dest / f).is_file()
 
 
+def test_in_a_git_checkout_release_copies_what_git_tracks_and_never_what_it_ignores(course, tmp_path):
+    import subprocess
+
+    (course / ".gitignore").write_text("results/\n*.bak\n")
+    git = ["git", "-c", "user.name=t", "-c", "user.email=t@example.invalid", "-C", str(course)]
+    subprocess.run(git + ["init", "-q"], check=True)
+    subprocess.run(git + ["add", "-A"], check=True)
+    subprocess.run(git + ["commit", "-q", "-m", "course"], check=True)
+    (course / "results").mkdir()
+    (course / "results" / "r.json").write_text("{}")
+    (course / "modules" / "01_demo" / "solution.bak").write_text("return 2 * x")
+    (course / "notes.txt").write_text("not committed yet")
+    dest = tmp_path / "student"
+    r = run_tito(course, "release", "--to", str(dest))
+    assert r.returncode == 0, r.stderr
+    assert not (dest / "results").exists() and not (dest / "modules" / "01_demo" / "solution.bak").exists()
+    assert (dest / "notes.txt").is_file() and "1 file that git does not track yet: notes.txt" in r.stdout
+    assert (dest / "tests" / "01_demo" / "test_demo.py").is_file() and (dest / ".gitignore").is_file()
+    assert not (dest / ".git").exists()
+
+
 def test_release_clears_outputs(course, tmp_path):
     nb_path = course / "modules" / "01_demo" / "demo.ipynb"
     nb = json.loads(nb_path.read_text())
