@@ -15,4 +15,8 @@ def __getattr__(name):
         from .core import checkpoint
 
         return getattr(checkpoint, name)
+    if name in ("nn", "optim", "data"):  # `import tinytorch as tt; tt.nn.Linear`, as with torch.nn
+        import importlib
+
+        return importlib.import_module(f".{name}", __name__)
     raise AttributeError(f"module 'tinytorch' has no attribute {name!r}")

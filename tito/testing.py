@@ -253,8 +253,8 @@ def _plural(n: int, word: str) -> str:
     return f"{n} {word}" + ("" if n == 1 else "s")
 
 
-def _task_line(task: Task, results: list[Result], stubs: dict[str, str]) -> tuple[str, str]:
-    """(status, text) of one task's line in the task list."""
+def _task_line(task: Task, results: list[Result], stubs: dict[str, str], unrun: bool = False) -> tuple[str, str]:
+    """(status, text) of one task's line in the task list; `unrun`: some test files could not even be imported."""
     mine = [r for r in results if r.task == task.id and not r.skipped and not (r.definition and r.ok)]
     checks = [r for r in mine if r.kind == "check"]
     tests = [r for r in mine if r.kind == "test"]
@@ -277,6 +277,9 @@ def _task_line(task: Task, results: list[Result], stubs: dict[str, str]) -> tupl
         others = ", ".join(sorted({f"Task {r.waits_for}" for r in waiting}, key=lambda t: task_key(t[5:])))
         return "waiting", (f"{label}: written, and what ran passes; {_plural(len(waiting), 'check or test')} "
                            f"wait for {others}")
+    if unrun:  # its tests may be among those that never ran: not done until they have
+        return "not run", (f"{label}: {_plural(len(checks), 'check')} and {_plural(len(tests), 'test')} pass, but "
+                           "some test files could not be imported (see above), so not all of its tests ran")
     return "done", f"{label}: {_plural(len(checks), 'check')} and {_plural(len(tests), 'test')} pass"
 
 
@@ -336,10 +339,12 @@ def run_module_tests(course: Course, module: Module, ui, verbose: bool = False, 
             ui.fail(layer.problem)
 
     all_results = inline.results + tests.results
+    unrun = any(r.where.endswith("(while importing it)") and not r.waits_for for r in tests.results) or \
+        tests.problem is not None
     if shown_tasks:
         ui.line("      Tasks, in order:")
         for t in shown_tasks:
-            state, text = _task_line(t, all_results, stubs)
+            state, text = _task_line(t, all_results, stubs, unrun)
             ui.line(f"        {state:<8}  {text}")
         outside = [r for r in all_results if r.task is None and not r.ok and not r.waits_for and not r.skipped]
         if outside:  # checks of given code (the loss classes, the summary) that use what the tasks wrote
@@ -353,7 +358,7 @@ def run_module_tests(course: Course, module: Module, ui, verbose: bool = False, 
         (ui.ok if layer.ok else ui.fail)(layer.summary())
         for reason, count in layer.skip_reasons.items():
             ui.line(f"      {count} skipped: {reason}")
-    states = {t.id: _task_line(t, all_results, stubs)[0] for t in shown_tasks}
+    states = {t.id: _task_line(t, all_results, stubs, unrun)[0] for t in shown_tasks}
     failing = [t for t in shown_tasks if states[t.id] == "FAIL"]
     todo = [t for t in tasks if t.id in stubs and not t.optional]
     if failing:

@@ -8,9 +8,11 @@ import threading
 
 import numpy as np
 import pytest
+from checks import raises_naming
 
 import tinytorch
 from tinytorch.core.autograd import Context, Function, Module, is_grad_enabled, no_grad
+from tinytorch.core.activations import ReLU
 from tinytorch.core.tensor import Tensor, _as_float
 
 
@@ -292,3 +294,17 @@ def test_repr_shows_the_options_that_differ_from_the_defaults():
     assert repr(Shift()) == "Shift()"
     assert repr(Shift(by=2.5)) == "Shift(by=2.5)"
     assert repr(Scale(2)) == "Scale()"  # needs an argument, has no options
+
+
+def test_a_module_with_its_own_forward_and_no_backward_says_it_needs_one():
+    class Twice(Module):
+        def __init__(self):
+            self.inner = ReLU()
+
+        def forward(self, x):
+            return self.inner(self.inner(x))
+
+    twice = Twice()
+    twice(np.ones(3))
+    with raises_naming(NotImplementedError, "Twice has its own forward", r"backward\(grad_output\)", "Sequential"):
+        twice.backward(np.ones(3))

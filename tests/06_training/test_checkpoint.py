@@ -286,6 +286,25 @@ def test_a_missing_file_is_a_file_not_found_error(tmp_path):
         tinytorch.load(tmp_path / "nothing.ckpt")
 
 
+def test_saving_into_a_folder_that_does_not_exist_names_the_folder(tmp_path):
+    with raises_naming(FileNotFoundError, re.escape(str(tmp_path / "missing")), "does not exist"):
+        tinytorch.save({"w": np.ones(2)}, tmp_path / "missing" / "model.ckpt")
+
+
+@pytest.mark.skipif(not hasattr(os, "fchmod"), reason="file modes are POSIX")
+def test_a_new_checkpoint_gets_the_mode_of_a_plain_open_and_a_replaced_one_keeps_its_own(tmp_path):
+    mask = os.umask(0o022)
+    try:
+        tinytorch.save({"w": np.ones(2)}, tmp_path / "new.ckpt")
+        assert os.stat(tmp_path / "new.ckpt").st_mode & 0o777 == 0o644
+        (tmp_path / "old.ckpt").write_bytes(b"")
+        os.chmod(tmp_path / "old.ckpt", 0o640)
+        tinytorch.save({"w": np.ones(2)}, tmp_path / "old.ckpt")
+        assert os.stat(tmp_path / "old.ckpt").st_mode & 0o777 == 0o640
+    finally:
+        os.umask(mask)
+
+
 # ---------------------------------------------------------------- resuming a training run
 
 def _run(seed, optimizer_class, **options):
@@ -340,3 +359,12 @@ def test_a_resumed_run_without_the_optimizer_or_loader_state_ends_elsewhere(tmp_
     keep = tuple(k for k in ("model", "optimizer", "loader") if k != lost)
     resumed = _resumed(tmp_path, Adam, {"lr": 0.01}, keep=keep)
     assert not all(np.array_equal(straight[k], resumed[k]) for k in straight)
+
+
+def test_the_package_namespaces_are_attributes_of_tinytorch_as_in_torch():
+    import subprocess
+    import sys
+
+    code = "import tinytorch as tt; print(tt.nn.Linear.__name__, tt.optim.Adam.__name__, tt.data.DataLoader.__name__)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert out.stdout.split() == ["Linear", "Adam", "DataLoader"], out.stderr

@@ -457,3 +457,13 @@ def test_a_name_missing_from_the_package_is_blamed_on_the_task_that_writes_it(co
     assert "FAIL  Task 01.1: test tests/01_demo/test_demo.py::test_quadruple_and_count" in r.stdout
     assert "double is defined in the notebook, in a cell without `#| export`" in r.stdout
     assert re.search(r"FAIL\s+Task 01\.1 \(double\)", r.stdout) and re.search(r"done\s+Task 01\.2", r.stdout)
+
+
+def test_a_task_is_not_done_while_a_test_file_cannot_be_imported(course):
+    (course / "tests" / "01_demo" / "test_broken.py").write_text("import tinytorch.core.demo\nraise RuntimeError('boom')\n")
+    assert run_tito(course, "export", "demo").returncode == 0
+    r = run_tito(course, "test", "demo")
+    assert r.returncode == 1
+    assert "test_broken.py (while importing it)" in r.stdout and "boom" in r.stdout
+    assert re.search(r"not run\s+Task 01\.1 \(double\).*some test files could not be imported", r.stdout)
+    assert not re.search(r"done\s+Task", r.stdout)

@@ -231,6 +231,11 @@ class Module:
     def _last_forward(self):
         """What the last forward saved; a RuntimeError if there is none to use."""
         saved, name = getattr(self, "_saved", None), type(self).__name__
+        if saved is None and self.function is None and type(self).forward is not Module.forward and \
+                type(self).backward is Module.backward:
+            raise NotImplementedError(f"{name} has its own forward() but no backward(): tinytorch does not trace "
+                                      f"a forward, so give {name} a backward(grad_output) that calls its modules' "
+                                      "backward in reverse order (or build it as a Sequential)")
         if saved is None:
             raise RuntimeError(f"{name}.backward() was called before forward(): run the forward first "
                                "(a forward inside no_grad() keeps nothing for backward)")

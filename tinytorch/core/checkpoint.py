@@ -60,8 +60,14 @@ def save(obj, path):
     structure = {"format": _FORMAT, "version": _VERSION, "arrays": len(arrays), "data": data}
     path = os.fspath(path)
     folder, name = os.path.split(os.path.abspath(path))
+    if not os.path.isdir(folder):
+        raise FileNotFoundError(f"save: the folder {folder} does not exist; create it first (os.makedirs)")
     fd, temporary = tempfile.mkstemp(prefix=f".{name}.", suffix=".tmp", dir=folder)
     try:
+        if hasattr(os, "fchmod"):  # the mode a plain open() would give (mkstemp's is owner-only), or the old file's
+            mask = os.umask(0)
+            os.umask(mask)
+            os.fchmod(fd, os.stat(path).st_mode & 0o7777 if os.path.exists(path) else 0o666 & ~mask)
         with os.fdopen(fd, "wb") as f:
             with zipfile.ZipFile(f, "w", compression=zipfile.ZIP_STORED) as archive:
                 archive.writestr(_STRUCTURE, json.dumps(structure))
