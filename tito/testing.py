@@ -182,7 +182,8 @@ def run_inline(course: Course, module: Module, cell_timeout: float = 60, timeout
             result.where += line + source
             result.error, result.detail, result.full = r["error"], _tidy(r.get("detail", [])), r.get("traceback", "")
             result.waits_for = cell.task if cell.task in stubs else _waits_for(r["error"], stubs)
-            if result.waits_for is None and r["error"].startswith("NameError") and waiting_before:
+            symptom = r["error"].startswith(("NameError", "KeyError", "AttributeError")) or cell.task is None
+            if result.waits_for is None and symptom and waiting_before:  # e.g. a result an unwritten task was to give
                 result.waits_for = waiting_before
             waiting_before = result.waits_for or waiting_before
             if r.get("timeout"):

@@ -467,3 +467,19 @@ def test_a_task_is_not_done_while_a_test_file_cannot_be_imported(course):
     assert "test_broken.py (while importing it)" in r.stdout and "boom" in r.stdout
     assert re.search(r"not run\s+Task 01\.1 \(double\).*some test files could not be imported", r.stdout)
     assert not re.search(r"done\s+Task", r.stdout)
+
+
+def test_a_given_check_that_needs_a_result_of_an_unwritten_task_waits_instead_of_failing(course):
+    _break_cell(course, '#| export\ndef double(x):\n    "Twice `x`."\n    raise NotImplementedError("Task 01.1: implement double")\n')
+    nb_path = course / "modules" / "01_demo" / "demo.ipynb"
+    nb = json.loads(nb_path.read_text())
+    nb["cells"] += [{"cell_type": "markdown", "id": "runs-md", "metadata": {}, "source": ["## Runs"]},
+                    {"cell_type": "code", "id": "runs", "metadata": {}, "outputs": [], "execution_count": None,
+                     "source": ["runs = {}\n", "runs['one'] = double(1)"]},
+                    {"cell_type": "code", "id": "runs-check", "metadata": {}, "outputs": [], "execution_count": None,
+                     "source": ["assert runs['one'] == 2"]}]
+    nb_path.write_text(json.dumps(nb))
+    assert run_tito(course, "export", "demo").returncode == 0
+    r = run_tito(course, "test", "demo")
+    assert "outside the tasks" not in r.stdout and "KeyError" not in r.stdout
+    assert re.search(r"to do\s+Task 01\.1", r.stdout)
