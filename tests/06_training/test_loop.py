@@ -212,6 +212,8 @@ def test_r2_score_refuses_mismatched_shapes_and_single_targets():
         r2_score(np.zeros((4, 1)), np.zeros(4))
     with raises_naming(ValueError, r"at least two targets.*got 1"):
         r2_score(np.zeros(1), np.zeros(1))
+    with raises_naming(ValueError, r"targets that vary; every target is 3\.0"):
+        r2_score(np.array([1.0, 2.0, 3.0]), np.full(3, 3.0))
 
 
 # ---------------------------------------------------------------- fit

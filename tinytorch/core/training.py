@@ -228,6 +228,9 @@ def r2_score(prediction, target):
                          f"{target.shape}")
     if target.size < 2:
         raise ValueError(f"r2_score needs at least two targets to have a spread, got {target.size}")
+    if np.all(target == target.flat[0]):  # R^2 divides by the spread: none, and it would be inf or NaN
+        raise ValueError(f"r2_score needs targets that vary; every target is {target.flat[0]}, so there is no "
+                         "spread to compare with")
     ### BEGIN SOLUTION 06.6
     prediction, target = prediction.astype(np.float64), target.astype(np.float64)
     residual = np.sum((target - prediction) ** 2)
