@@ -486,6 +486,18 @@ def test_a_forward_under_no_grad_in_the_middle_of_a_step_leaves_the_gradient_alo
 
 
 @pytest.mark.task("03.1", "03.2")
+def test_a_forward_that_raises_under_no_grad_leaves_the_pending_gradient_alone():
+    expected = _gradients(_fresh_net())
+    net = _fresh_net()
+    net(X3)
+    with tinytorch.no_grad(), pytest.raises(ValueError):
+        net(np.ones((2, 7)))  # the wrong number of features: the evaluation fails, the step goes on
+    got = [net.backward(G2).data] + [p.grad.data for p in net.parameters()]
+    for a, b in zip(got, expected):
+        np.testing.assert_array_equal(a, b)
+
+
+@pytest.mark.task("03.1", "03.2")
 def test_micro_batches_accumulate_to_the_big_batchs_gradient():
     big = _fresh_net()
     big(X3)

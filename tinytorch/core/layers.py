@@ -134,8 +134,9 @@ class Sequential(Module):
                 x = layer(x)
             ### END SOLUTION
         except BaseException:
-            for layer in self.layers:  # none of them keeps a forward of this failed pass
-                layer._saved = _FAILED
+            if is_grad_enabled():  # none of them keeps a forward of this failed pass (under no_grad: nothing changed)
+                for layer in self.layers:
+                    layer._saved = _FAILED
             raise
         if is_grad_enabled():
             self._saved = True
