@@ -212,6 +212,8 @@ def test_adam_refuses_betas_that_are_not_numbers():
     (Linear(2, 2, generator=0), TypeError, r"model\.parameters\(\).*Linear"),
     (Sequential(Linear(2, 2, generator=0)), TypeError, r"model\.parameters\(\).*Sequential"),
     (5, TypeError, r"iterable of Tensors.*got 5"),
+    (Sequential(Linear(2, 2, generator=0), Linear(2, 2, generator=1)).parameters, TypeError,
+     r"the method itself; call it: model\.parameters\(\)"),
     ([], ValueError, r"empty parameter list"),
     ([{"params": [Tensor(np.ones(2))], "lr": 0.1}], TypeError, r"parameter groups"),
     ([Tensor(np.ones(2)), np.ones(2)], TypeError, r"parameter 1 is ndarray"),

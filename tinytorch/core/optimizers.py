@@ -41,11 +41,14 @@ def _check_params(params, owner):
     if isinstance(params, (Tensor, np.ndarray)):
         raise TypeError(f"{owner}: params must be an iterable of Tensors, such as model.parameters(), got a single "
                         f"{type(params).__name__}; wrap it in a list: [t]")
+    if callable(params) and getattr(params, "__name__", "") == "parameters":
+        raise TypeError(f"{owner}: params is the method itself; call it: model.parameters()")
     try:
         params = list(params)
     except TypeError:
+        shown = " ".join(repr(params).split())  # one line, even for a multi-line repr
         raise TypeError(f"{owner}: params must be an iterable of Tensors, such as model.parameters(), "
-                        f"got {params!r}") from None
+                        f"got {shown[:80] + ('...' if len(shown) > 80 else '')}") from None
     if not params:
         raise ValueError(f"{owner} got an empty parameter list: is the model built, and does it have parameters?")
     for i, p in enumerate(params):
