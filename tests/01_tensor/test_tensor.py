@@ -428,6 +428,12 @@ def test_exp_hand_computed():
     assert abs(Tensor(np.array([1.0])).exp().item() - np.e) < 1e-15
 
 
+@pytest.mark.task("01.11")
+def test_exp_underflows_and_overflows_quietly_even_when_numpy_is_told_to_raise():
+    with np.errstate(all="raise"):
+        assert Tensor([-800.0]).exp().item() == 0.0 and Tensor([800.0]).exp().item() == np.inf
+
+
 @pytest.mark.task("01.12")
 def test_log_hand_computed():
     assert Tensor([1.0]).log().item() == 0.0

@@ -507,12 +507,12 @@ def argmax(input, dim=None, keepdims=False):
 
 # %% ../../modules/01_tensor/tensor.ipynb #exp-export
 def exp(input):
-    """Elementwise e ** input; integer input gives float32; overflow gives inf without a warning."""
+    """Elementwise e ** input; integer input gives float32; overflow gives inf and underflow 0, without a warning."""
     x = Tensor(input).data
     if x.dtype.kind in "biu":
         x = x.astype(np.float32)
     ### BEGIN SOLUTION 01.11
-    with np.errstate(over="ignore"):
+    with np.errstate(over="ignore", under="ignore"):
         return Tensor(np.exp(x))
     ### END SOLUTION
 
