@@ -371,7 +371,7 @@ def test_max_along_several_dims_is_refused_naming_amax():
         Tensor(np.ones((2, 3))).max(dim=(0, 1))
 
 
-@pytest.mark.task("01.15")
+@pytest.mark.task("01.4", "01.8", "01.15")
 def test_comparisons_are_elementwise_bool_tensors_as_in_pytorch():
     logits, labels = Tensor([[0.1, 2.0, 0.3], [1.5, 0.2, 0.1]]), Tensor([1, 1])
     hits = logits.argmax(dim=1) == labels
@@ -412,7 +412,7 @@ def test_reduction_dim_errors():
         Tensor(np.ones((2, 3))).sum(dim=(1, -1))
 
 
-@pytest.mark.task("01.10")
+@pytest.mark.task("01.10", "01.15")
 def test_max_of_empty_fails():
     with pytest.raises(ValueError, match=re.escape("empty dimension (shape (0, 3)")):
         Tensor(np.zeros((0, 3))).max()

@@ -296,6 +296,7 @@ def test_repr_shows_the_options_that_differ_from_the_defaults():
     assert repr(Scale(2)) == "Scale()"  # needs an argument, has no options
 
 
+@pytest.mark.task("02.1")
 def test_a_module_with_its_own_forward_and_no_backward_says_it_needs_one():
     class Twice(Module):
         def __init__(self):
