@@ -5,6 +5,7 @@ Every comparison is against a plain whole-array NumPy reference in float64; inpu
 that the blocked and threaded paths really run (several blocks, more than one thread).
 """
 import threading
+import tracemalloc
 
 import numpy as np
 import pytest
@@ -46,6 +47,17 @@ def _reference_cross_entropy(x, t, weight=None, label_smoothing=0.0):
     grad = (q.sum(axis=1, keepdims=True) * p - q) / total
     return loss, np.moveaxis(grad.reshape(x.shape), -1, 1)
 
+
+
+def _peak_bytes_of_a_step(loss, x, t):
+    """The peak memory (tracemalloc) of a forward and backward of `loss` on logits x and targets t."""
+    tracemalloc.start()
+    try:
+        loss(x, t)
+        loss.backward()
+        return tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
 
 # ---------------------------------------------------------------- the kernel
 
@@ -159,18 +171,9 @@ def test_k_dimensional_cross_entropy_gives_a_contiguous_gradient_in_the_logits_l
 
 
 def test_k_dimensional_cross_entropy_makes_no_transposed_copy_of_the_logits():
-    import tracemalloc
-
     x = np.random.default_rng(6).normal(size=(8, 21, 64, 64)).astype(np.float32)
     t = np.random.default_rng(7).integers(0, 21, size=(8, 64, 64))
-    loss = CrossEntropyLoss()
-    tracemalloc.start()
-    try:
-        loss(x, t)
-        loss.backward()
-        peak = tracemalloc.get_traced_memory()[1]
-    finally:
-        tracemalloc.stop()
+    peak = _peak_bytes_of_a_step(CrossEntropyLoss(), x, t)
     assert peak < 1.5 * x.nbytes  # the gradient, the per-position sums: no second array of the logits' size
 
 
@@ -213,18 +216,9 @@ def test_options_on_many_blocks_and_threads_match_the_reference(options):
 
 @pytest.mark.task("04.3", "04.4", "04.5")
 def test_label_smoothing_adds_no_temporary_of_the_logits_size():
-    import tracemalloc
-
     x = np.random.default_rng(10).normal(size=(128, 50000)).astype(np.float32)
     t = np.random.default_rng(11).integers(0, 50000, 128)
-    loss = CrossEntropyLoss(weight=np.linspace(0.5, 2, 50000), label_smoothing=0.1)
-    tracemalloc.start()
-    try:
-        loss(x, t)
-        loss.backward()
-        peak = tracemalloc.get_traced_memory()[1]
-    finally:
-        tracemalloc.stop()
+    peak = _peak_bytes_of_a_step(CrossEntropyLoss(weight=np.linspace(0.5, 2, 50000), label_smoothing=0.1), x, t)
     assert peak <= 1.05 * x.nbytes, (
         f"peak extra memory {peak / x.nbytes:.2f}x the logits (the gradient itself is 1.00x; the contract 1.05x): "
         "a temporary as large as a block, made for each block, is already too much; for Task 04.5's uniform part "

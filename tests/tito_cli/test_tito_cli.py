@@ -77,14 +77,27 @@ def _break_cell(course, source):
     nb_path.write_text(json.dumps(nb))
 
 
-def _add_summary_check(course):
-    """A check of given code after the tasks (as module 04's "The loss classes"): it belongs to no task."""
+def _add_cells(course, *cells):
+    """Append (kind, id, source) cells to the demo notebook."""
     nb_path = course / "modules" / "01_demo" / "demo.ipynb"
     nb = json.loads(nb_path.read_text())
-    nb["cells"] += [{"cell_type": "markdown", "id": "summary-md", "metadata": {}, "source": ["## Summary"]},
-                    {"cell_type": "code", "id": "summary-check", "metadata": {}, "outputs": [], "execution_count": None,
-                     "source": ["import json\n", "\n", "assert double(5) == 10"]}]
+    for kind, cell_id, source in cells:
+        cell = {"cell_type": kind, "id": cell_id, "metadata": {}, "source": source.splitlines(keepends=True)}
+        if kind == "code":
+            cell.update(outputs=[], execution_count=None)
+        nb["cells"].append(cell)
     nb_path.write_text(json.dumps(nb))
+
+
+def _export_and_test(course, *args):
+    assert run_tito(course, "export", "demo").returncode == 0
+    return run_tito(course, "test", "demo", *args)
+
+
+def _add_summary_check(course):
+    """A check of given code after the tasks (as module 04's "The loss classes"): it belongs to no task."""
+    _add_cells(course, ("markdown", "summary-md", "## Summary"),
+               ("code", "summary-check", "import json\n\nassert double(5) == 10"))
 
 
 def test_a_failing_check_outside_the_tasks_is_shown_and_counted_even_behind_many_failures_of_a_task(course):
@@ -94,8 +107,7 @@ def test_a_failing_check_outside_the_tasks_is_shown_and_counted_even_behind_many
         "import pytest\n\nfrom tinytorch.core.demo import double\n\n"
         "@pytest.mark.task(\"01.1\")\n@pytest.mark.parametrize(\"x\", range(12))\n"
         "def test_double(x):\n    assert double(x) == 2 * x or x == 0\n")
-    assert run_tito(course, "export", "demo").returncode == 0
-    r = run_tito(course, "test", "demo")
+    r = _export_and_test(course)
     assert r.returncode == 1
     shown = r.stdout.split("... and")[0]  # what comes before the count of the failures not shown
     assert 'FAIL  check modules/01_demo/demo.ipynb, in "Summary", the cell starting "import json", line 3' in shown
@@ -105,8 +117,7 @@ def test_a_failing_check_outside_the_tasks_is_shown_and_counted_even_behind_many
 
 
 def test_a_finished_module_points_to_tito_complete(course):
-    assert run_tito(course, "export", "demo").returncode == 0
-    r = run_tito(course, "test", "demo")
+    r = _export_and_test(course)
     assert "Next: `tito complete 01_demo`" in r.stdout
     one = run_tito(course, "test", "demo", "--task", "01.2")
     assert "Next: `tito test 01_demo`, every task at once, then `tito complete 01_demo`." in one.stdout
@@ -443,16 +454,13 @@ def test_a_name_missing_from_the_package_is_blamed_on_the_task_that_writes_it(co
     nb_path = course / "modules" / "01_demo" / "demo.ipynb"
     nb = json.loads(nb_path.read_text())
     nb["cells"][2]["source"] = [ln for ln in nb["cells"][2]["source"] if not ln.startswith("#| export")]
-    nb["cells"].append({"cell_type": "code", "id": "given-quadruple", "metadata": {}, "outputs": [],
-                        "execution_count": None, "source": ["#| export\n", "def quadruple(x):\n",
-                                                            "    return double(double(x))\n"]})
     nb_path.write_text(json.dumps(nb))
+    _add_cells(course, ("code", "given-quadruple", "#| export\ndef quadruple(x):\n    return double(double(x))\n"))
     (course / "tests" / "01_demo" / "test_demo.py").write_text(
         "import pytest\n\nimport tinytorch.core.demo as demo\n\n"
         "@pytest.mark.task(\"01.1\", \"01.2\")\ndef test_quadruple_and_count():\n"
         "    c = demo.Counter()\n    assert c.tick(demo.quadruple(1)) == 4\n")
-    assert run_tito(course, "export", "demo").returncode == 0
-    r = run_tito(course, "test", "demo")
+    r = _export_and_test(course)
     assert r.returncode == 1
     assert "FAIL  Task 01.1: test tests/01_demo/test_demo.py::test_quadruple_and_count" in r.stdout
     assert "double is defined in the notebook, in a cell without `#| export`" in r.stdout
@@ -461,8 +469,7 @@ def test_a_name_missing_from_the_package_is_blamed_on_the_task_that_writes_it(co
 
 def test_a_task_is_not_done_while_a_test_file_cannot_be_imported(course):
     (course / "tests" / "01_demo" / "test_broken.py").write_text("import tinytorch.core.demo\nraise RuntimeError('boom')\n")
-    assert run_tito(course, "export", "demo").returncode == 0
-    r = run_tito(course, "test", "demo")
+    r = _export_and_test(course)
     assert r.returncode == 1
     assert "test_broken.py (while importing it)" in r.stdout and "boom" in r.stdout
     assert re.search(r"not run\s+Task 01\.1 \(double\).*some test files could not be imported", r.stdout)
@@ -471,15 +478,8 @@ def test_a_task_is_not_done_while_a_test_file_cannot_be_imported(course):
 
 def test_a_given_check_that_needs_a_result_of_an_unwritten_task_waits_instead_of_failing(course):
     _break_cell(course, '#| export\ndef double(x):\n    "Twice `x`."\n    raise NotImplementedError("Task 01.1: implement double")\n')
-    nb_path = course / "modules" / "01_demo" / "demo.ipynb"
-    nb = json.loads(nb_path.read_text())
-    nb["cells"] += [{"cell_type": "markdown", "id": "runs-md", "metadata": {}, "source": ["## Runs"]},
-                    {"cell_type": "code", "id": "runs", "metadata": {}, "outputs": [], "execution_count": None,
-                     "source": ["runs = {}\n", "runs['one'] = double(1)"]},
-                    {"cell_type": "code", "id": "runs-check", "metadata": {}, "outputs": [], "execution_count": None,
-                     "source": ["assert runs['one'] == 2"]}]
-    nb_path.write_text(json.dumps(nb))
-    assert run_tito(course, "export", "demo").returncode == 0
-    r = run_tito(course, "test", "demo")
+    _add_cells(course, ("markdown", "runs-md", "## Runs"), ("code", "runs", "runs = {}\nruns['one'] = double(1)"),
+               ("code", "runs-check", "assert runs['one'] == 2"))
+    r = _export_and_test(course)
     assert "outside the tasks" not in r.stdout and "KeyError" not in r.stdout
     assert re.search(r"to do\s+Task 01\.1", r.stdout)
