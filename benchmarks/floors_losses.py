@@ -14,10 +14,11 @@ Two floors per case:
 A companion of bench_losses.py, which passes itself in as `bench`.
 """
 import statistics
+import time
 
 import numpy as np
 
-from tinytorch.core.kernels import _map_blocks
+from tinytorch.core.kernels import _map_blocks, _workers
 
 
 # ---------------------------------------------------------------------------------------------- plain floors
@@ -120,6 +121,24 @@ def irreducible_mlp_step(x, params):
     return products, products
 
 
+def thread_handoff(tries=2000):
+    """Median seconds to hand a call that does nothing to the kernel's worker thread and have its result back.
+
+    Two threads pay only for work that takes several times this. Where an idle core must be woken up (a virtual
+    machine's, say), it is tens of microseconds, while a whole cross entropy of 128 x 1000 logits takes about
+    100 us on one core: halving that saves less than the hand-offs cost (and each NumPy call of a thread must
+    then take Python's lock back from the other).
+    """
+    pool = _workers()
+    pool.submit(int).result()  # the worker exists and has run once
+    times = []
+    for _ in range(tries):
+        start = time.perf_counter()
+        pool.submit(int).result()
+        times.append(time.perf_counter() - start)
+    return statistics.median(times)
+
+
 # ---------------------------------------------------------------------------------------------- the cases
 def floor_cases(bench):
     """(case label, plain floor, (irreducible on one core, in two threads)) for the table's own inputs."""
@@ -166,6 +185,9 @@ def run_floors(args, bench):
     print("plain floor: the fewest NumPy calls, whole arrays, one core, no checks, no protocol;")
     print("irreducible: only the passes no NumPy implementation can skip, the faster of one core and two threads")
     bench.preamble(threads, args.rounds)
+    bench.progress("timing a hand-off to the other thread and back")
+    print(f"handing a call to the other thread and getting its result back: median "
+          f"{bench._duration(thread_handoff())} (two threads pay only for work several times as long)\n")
     header = (f"{'case':36}  {'ours':>9}  {'plain floor':>11}  {'irreducible':>11}  {'torch':>9}  {'ours/torch':>10}"
               f"  {'floor/torch':>11}  {'irred./torch':>12}  {'target':>6}")
     print(header + "\n" + "-" * len(header), flush=True)

@@ -93,3 +93,17 @@ def test_a_loss_whose_task_is_not_done_is_a_row_that_says_so(bench, monkeypatch,
 def test_an_unknown_case_lists_the_cases(bench, capsys):
     assert bench.main(["--only", "no such case"]) == 2
     assert "CE 128 x 50000" in capsys.readouterr().out
+
+
+def test_the_floors_time_each_hard_case_and_say_what_stands_in_its_way(bench, capsys):
+    assert bench.main(["--floors", "--quick"]) == 0
+    out = capsys.readouterr().out
+    if bench.torch is None:  # the floors are measured against PyTorch
+        assert f"pip install torch=={bench.TORCH_VERSION}" in out
+        return
+    assert "handing a call to the other thread and getting its result back: median " in out
+    lines = out.splitlines()
+    for label in ("CE 8 x 10", "CE 128 x 1000", "CE 128 x 1000, class weights", "CE (16, 21, 64, 64) K-dim",
+                  "BCE with logits 10^6", "digits MLP step, batch 64", "digits MLP step, batch 1024"):
+        assert sum(line.startswith(label + "  ") for line in lines) == 1, label  # its row of the table
+        assert sum(line.startswith(label + ": ") for line in lines) == 1, label  # and its verdict
