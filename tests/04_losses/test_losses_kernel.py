@@ -326,6 +326,92 @@ def test_the_shortcut_without_the_subtraction_gives_the_shifted_numbers(dtype, s
     np.testing.assert_allclose(e, rp * coef[:, None], rtol=tol, atol=1e-30 if dtype == np.float64 else 1e-12)
 
 
+# ---------------------------------------------------------------- any shift: no maxima when the sums allow it
+
+
+def _log_sum_exp(x):
+    rm, rs, _ = _reference_rows(x)
+    return rm + np.log(rs)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("spread", [1.0, 30.0, 200.0], ids=["in range", "wide", "far"])
+def test_any_shift_gives_each_rows_log_sum_exp_and_softmax(dtype, spread):
+    rng = np.random.default_rng(16)
+    x = (rng.normal(size=(64, 1000)) * spread).astype(dtype)
+    x[3, :] -= 55.0  # a row whose maximum is far below 0
+    coef = rng.uniform(0.5, 2.0, 64).astype(dtype)
+    with np.errstate(over="ignore"):  # exp(x) may overflow before the sums show it: the losses ignore it
+        m, s, e = softmax_rows(x, coef, any_shift=True)
+    tol = 1e-12 if dtype == np.float64 else 2e-6
+    lse = m.astype(np.float64) + np.log(s.astype(np.float64))  # s = sum exp(x - m), whatever the shift m
+    np.testing.assert_allclose(lse, _log_sum_exp(x), rtol=tol, atol=tol)
+    np.testing.assert_allclose(e, _reference_rows(x)[2] * coef[:, None], rtol=tol,
+                               atol=1e-30 if dtype == np.float64 else 1e-12)
+    beyond = np.abs(x.max(axis=1)).max() > (600 if dtype == np.float64 else 60)
+    if beyond:  # the sums show it: the block is done the careful way, with the maxima
+        np.testing.assert_array_equal(m, x.max(axis=1))
+    else:  # the maxima skipped: m is the log-sum-exp itself, and s about 1
+        np.testing.assert_allclose(s, 1.0, rtol=1e-5)
+    assert spread < 30 or dtype == np.float64 or beyond  # the float32 cases above 60 take the careful path
+
+
+@pytest.mark.parametrize("value", [np.nan, np.inf, 89.0, -1e4])
+def test_any_shift_falls_back_on_a_row_that_overflows_or_is_not_a_number(value):
+    x = np.random.default_rng(17).normal(size=(64, 1000)).astype(np.float32)
+    if value == -1e4:
+        x[5] = value  # a whole row far below: its sum underflows to 0
+    else:
+        x[5, 7] = value
+    with np.errstate(all="ignore"):  # as in the losses: the kernel runs under its caller's errstate
+        fast, careful = softmax_rows(x, np.ones(64, np.float32), any_shift=True), softmax_rows(x, np.ones(64, np.float32))
+    for a, b in zip(fast, careful):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_any_shift_keeps_a_minus_infinity_a_zero_probability():
+    x = np.random.default_rng(21).normal(size=(64, 1000)).astype(np.float32)
+    x[:, 0] = -np.inf  # a class that is never possible
+    m, s, e = softmax_rows(x, np.ones(64, np.float32), any_shift=True)
+    assert np.all(e[:, 0] == 0) and np.allclose(s, 1.0) and np.allclose(e.sum(axis=1), 1.0)
+
+
+def test_any_shift_on_k_dimensional_samples_and_with_nothing_kept():
+    x = np.random.default_rng(18).normal(size=(3, 5, 7000)) * 3  # whole samples in a block, and two threads
+    m, s, e = softmax_rows(x, 0.5, any_shift=True)
+    rows = np.moveaxis(x, 1, -1).reshape(-1, 5)
+    np.testing.assert_allclose(m + np.log(s), _log_sum_exp(rows), rtol=1e-12, atol=1e-14)
+    np.testing.assert_allclose(e, np.moveaxis((_reference_rows(rows)[2] * 0.5).reshape(3, 7000, 5), -1, 1),
+                               rtol=1e-12)
+    m, s, none = softmax_rows(x[:, :, :4000].copy(), any_shift=True)
+    assert none is None and np.allclose(s, 1.0)
+
+
+@pytest.mark.task("04.3")
+def test_a_confident_rows_small_loss_keeps_its_digits_in_float32():
+    rng = np.random.default_rng(19)
+    x = rng.normal(size=(128, 1000)).astype(np.float32)  # in range: the kernel skips the maxima
+    t = rng.integers(0, 1000, 128)
+    x[np.arange(4), t[:4]] = [15.0, 12.0, 30.0, -10.0]  # three confident rows (losses 5e-4 and less), one wrong
+    got = cross_entropy(x, t, reduction="none").data
+    expected = _log_sum_exp(x) - x.astype(np.float64)[np.arange(128), t]
+    np.testing.assert_allclose(got, expected, rtol=1e-5, atol=1e-6)  # the float32 parity tolerance, as PyTorch's
+    assert abs(got[2]) < 1e-7 and abs(got[0] - expected[0]) < 3e-7  # 5e-4 to within about one float32 step of 1
+
+
+@pytest.mark.parametrize("spread", [1.0, 20.0], ids=["in range", "beyond the hook's 16"])
+@pytest.mark.task("04.3", "04.4", "04.5")
+def test_label_smoothing_with_any_shift_matches_the_reference(spread):
+    rng = np.random.default_rng(20)
+    x = (rng.normal(size=(64, 1000)) * spread).astype(np.float32)
+    t, weight = rng.integers(0, 1000, 64), rng.uniform(0.5, 2.0, 1000)
+    loss = CrossEntropyLoss(weight=weight, label_smoothing=0.1)
+    value, grad = loss(x, t).item(), loss.backward().data
+    expected_value, expected_grad = _reference_cross_entropy(x, t, weight, 0.1)
+    np.testing.assert_allclose(value, expected_value, rtol=1e-5)
+    np.testing.assert_allclose(grad, expected_grad, rtol=1e-4, atol=1e-9)
+
+
 def test_a_row_of_nan_or_inf_takes_the_careful_path():
     x = np.zeros((64, 1000), np.float32)
     x[0, 0], x[1, 0] = np.nan, np.inf

@@ -5,6 +5,7 @@ __all__ = ['softmax_rows']
 
 # %% ../../modules/04_losses/losses.ipynb #kernels-imports
 import contextvars
+import math
 import os
 import threading
 from concurrent.futures import ThreadPoolExecutor, wait
@@ -107,7 +108,7 @@ def _row_sums(e, dtype, out=None):
     return np.add.reduce(e, axis=1, out=out, dtype=dtype)
 
 
-def _softmax_block(x, out, m, s, coef=None, each_shifted=None, rows=None):
+def _softmax_block(x, out, m, s, coef=None, each_shifted=None, rows=None, any_shift=False):
     """The four steps on one block, rows x (r, C) or whole K-dimensional samples x (k, C, D), the classes on axis 1:
     maxima into m, sums into s, exp(x - m) [* coef / s] into out (m, s and coef: (r,) or (k, D), or coef a number).
 
@@ -115,7 +116,10 @@ def _softmax_block(x, out, m, s, coef=None, each_shifted=None, rows=None):
     to 0, and exp(x) / sum exp(x) is the same softmax: step 2's subtraction is skipped, one pass fewer, and
     s = sum exp(x) * exp(-m) is what it would have been. A hook that needs x - m then gets x and m, and subtracts
     m from its row sums itself: within +-16 in float32 that loses nothing it would need.
+    With `any_shift`, m may be any shift: step 1 is skipped too when the sums show it safe (see _without_maxima).
     """
+    if any_shift and x.size > 2**14 and _without_maxima(x, out, m, s, coef, each_shifted, rows):
+        return
     np.maximum.reduce(x, axis=1, out=m)
     limit = (_NO_SHIFT if each_shifted is None else _NO_SHIFT_FOR_HOOK).get(x.dtype) if x.size > 2**14 else None
     shift = limit is None or not (-limit <= m.min() and m.max() <= limit)  # NaN and inf fail the test too
@@ -134,11 +138,39 @@ def _softmax_block(x, out, m, s, coef=None, each_shifted=None, rows=None):
     if not shift:
         s *= np.exp(-m)
 
+
+def _without_maxima(x, out, m, s, coef, each_shifted=None, rows=None):
+    """_softmax_block without the row maxima: exp(x) first, and the test for it read off the row sums. True if done.
+
+    A row's maximum lies between log s - log C and log s (s = sum exp(x), C terms, the largest exp(max)), so when
+    every s is within [C exp(-60), exp(60)] (float32; 600 for float64) every maximum is within +-60, exp(x) was
+    safe, and m = log s is a shift as good as the maximum: s then becomes sum exp(x - m), about 1. A hook gets x
+    and that m (within +-16 in float32, as it would get x and the maxima). Otherwise (inf, NaN, far-off logits)
+    False, and the block is done again the careful way, from x, which is untouched.
+    """
+    limit = (_NO_SHIFT if each_shifted is None else _NO_SHIFT_FOR_HOOK).get(x.dtype)
+    if limit is None:  # float16: always the careful way
+        return False
+    np.exp(x, out=out)
+    if x.ndim == 2:
+        _row_sums(out, s.dtype, s)
+    else:
+        np.add.reduce(out, axis=1, out=s, dtype=s.dtype)
+    if not (x.shape[1] * math.exp(-limit) <= s.min() and s.max() <= math.exp(limit)):  # NaN fails the test too
+        return False
+    np.log(s, out=m)
+    if each_shifted is not None:
+        each_shifted(rows, x, m)
+    if coef is not None:
+        out *= (coef / s)[(slice(None), None) if x.ndim == 2 else (slice(None), None, slice(None))]
+    s *= np.exp(-m)
+    return True
+
 # %% ../../modules/04_losses/losses.ipynb #softmax-rows-export
 _SHORT = 32  # rows of at most this many classes are done class by class (see softmax_rows)
 
 
-def softmax_rows(x, coef=None, each_block=None, block_bytes=2**21, each_shifted=None):
+def softmax_rows(x, coef=None, each_block=None, block_bytes=2**21, each_shifted=None, any_shift=False):
     """Row maxima m, exponential row sums s and, with `coef`, the scaled softmax e of logits x.
 
     x is (R, C), rows of C class scores, or (N, C, D): classes on axis 1, each of the N * D positions a row.
@@ -151,6 +183,8 @@ def softmax_rows(x, coef=None, each_block=None, block_bytes=2**21, each_shifted=
     rows_of, m, s, e) at the end, m and s flat. `rows` slices the flat rows; rows_of(a) is the block of an array
     of x's shape as (r, C) rows (a transposed view for K-dim), or, for K-dim samples that fit in a block whole,
     (k, C, D), k of them.
+    With `any_shift`, m is some shift of each row, not necessarily its maximum (each_shifted gets that m), and s is
+    sum_c exp(x - m) all the same: the cross entropy needs no more, and the kernel can then skip the maxima.
     Shape: x (R, C) or (N, C, D) -> m, s (R,) or (N * D,) (s in float32 for float16), e like x or None.
     """
     # NumPy's errstate is the caller's: the losses run everything under errstate(all="ignore") (exp(-800) is 0)
@@ -179,7 +213,7 @@ def softmax_rows(x, coef=None, each_block=None, block_bytes=2**21, each_shifted=
     m, s = np.empty(R, x.dtype), np.empty(R, sums)
     e = None if coef is None else np.empty((C, R), x.dtype).T if columns else np.empty(x.shape, x.dtype)
     if D == 1 and not hooks and not columns and x.nbytes <= block_bytes:  # one block: plainly
-        _softmax_block(x, _scratch(x.shape, x.dtype) if e is None else e, m, s, coef)
+        _softmax_block(x, _scratch(x.shape, x.dtype) if e is None else e, m, s, coef, any_shift=any_shift)
         return m, s, e
     step, per_row = max(1, block_bytes // max(1, C * x.itemsize)), isinstance(coef, np.ndarray)  # rows per block
     threads = 1 if x.nbytes < 2**20 else _CORES  # small: threads cost more than they save
@@ -210,7 +244,8 @@ def softmax_rows(x, coef=None, each_block=None, block_bytes=2**21, each_shifted=
         out = rows_of(e) if e is not None else _scratch(block.shape, x.dtype, block.ndim == 2 and block.strides[0] < block.strides[1])
         shape = (n1 - n0, D) if whole else (stop - start,)  # of the block's m, s and coef
         coef_block = coef[rows].reshape(shape) if per_row else coef
-        _softmax_block(block, out, m[rows].reshape(shape), s[rows].reshape(shape), coef_block, each_shifted, rows)
+        _softmax_block(block, out, m[rows].reshape(shape), s[rows].reshape(shape), coef_block, each_shifted, rows,
+                       any_shift)
         if each_block is not None:
             each_block(rows, rows_of, m[rows], s[rows], out)
 

@@ -363,14 +363,15 @@ class CrossEntropyFunction(Function):
             coef = scale if a is None else (a * scale).reshape(-1)
         nll = None
         if x.ndim == 2 and not eps and not probabilities:  # only the target column is left to do
-            m, s, grad = CrossEntropyFunction.kernel(x, coef)
+            kernel = CrossEntropyFunction.kernel  # the given one may skip the maxima: the loss needs only a shift
+            m, s, grad = kernel(x, coef, any_shift=True) if kernel is softmax_rows else kernel(x, coef)
             nll = _target_class_loss(x, t, m, s)
             if grad is not None:
                 _target_class_grad(grad, t, coef)  # coef = scale * w[t_n]: what this row's target is worth
         else:  # every block, while it is in the cache: see _cross_entropy_stages
             nll, u = np.empty(R, acc), (np.empty(R, acc) if eps else None)
             each_shifted, each_block = _cross_entropy_stages(x, t, w, eps, scale, w_t, kept, nll, u, coef is not None)
-            m, s, grad = softmax_rows(x, coef, each_block, each_shifted=each_shifted)
+            m, s, grad = softmax_rows(x, coef, each_block, each_shifted=each_shifted, any_shift=True)
         if probabilities:
             loss = nll
         else:
@@ -421,7 +422,7 @@ def _plain_cross_entropy(ctx, x, t, shape, loss_shape, reduction, acc):
     coef = None  # every row's target is worth the scale: one number for the given kernel, one per row for Task 04.9
     if ctx.needs_grad:
         coef = scale if kernel is softmax_rows else np.full(R, scale, acc)
-    m, s, grad = kernel(x, coef)
+    m, s, grad = kernel(x, coef, any_shift=True) if kernel is softmax_rows else kernel(x, coef)  # m: any shift
     loss = _target_class_loss(x, t, m, s)
     if grad is not None:
         _target_class_grad(grad, t, coef)
