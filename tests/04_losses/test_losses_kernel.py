@@ -412,6 +412,101 @@ def test_label_smoothing_with_any_shift_matches_the_reference(spread):
     np.testing.assert_allclose(grad, expected_grad, rtol=1e-4, atol=1e-9)
 
 
+@pytest.fixture
+def shortcuts(monkeypatch):
+    """What each call of the kernel's shortcut without maxima returned (True: taken), for the losses to be checked."""
+    seen, original = [], kernels._without_maxima
+
+    def spy(*args):
+        seen.append(original(*args))
+        return seen[-1]
+    monkeypatch.setattr(kernels, "_without_maxima", spy)
+    return seen
+
+
+@pytest.mark.parametrize("options", [
+    pytest.param(dict(), id="plain", marks=pytest.mark.task("04.3")),
+    pytest.param(dict(weight=True), id="weight", marks=pytest.mark.task("04.3", "04.4")),
+    pytest.param(dict(label_smoothing=0.1), id="smoothing", marks=pytest.mark.task("04.3", "04.5")),
+    pytest.param(dict(probabilities=True), id="probabilities", marks=pytest.mark.task("04.6")),
+    pytest.param(dict(kdim=True), id="k-dim")])
+def test_the_cross_entropy_skips_the_maxima_of_logits_in_range(options, shortcuts):
+    rng = np.random.default_rng(22)
+    shape = (4, 21, 32, 32) if options.get("kdim") else (64, 1000)
+    x = rng.normal(size=shape).astype(np.float32)
+    C = shape[1]
+    t = rng.integers(0, C, shape[:1] + shape[2:])
+    if options.get("probabilities"):
+        t = rng.dirichlet(np.ones(C), size=shape[0]).astype(np.float32)
+    weight = rng.uniform(0.5, 2.0, C) if options.get("weight") else None
+    loss = CrossEntropyLoss(weight=weight, label_smoothing=options.get("label_smoothing", 0.0))
+    loss(x, t)
+    loss.backward()
+    assert shortcuts and all(shortcuts)
+
+
+@pytest.mark.task("04.3", "04.5")
+def test_label_smoothing_keeps_the_maxima_beyond_16_where_plain_rows_do_not(shortcuts):
+    x = np.random.default_rng(23).normal(size=(64, 1000)).astype(np.float32) + 30  # maxima near 33
+    t = np.random.default_rng(24).integers(0, 1000, 64)
+    cross_entropy(x, t)
+    assert shortcuts == [True]  # within +-60: exp(x) is safe
+    shortcuts.clear()
+    value = cross_entropy(x, t, label_smoothing=0.1).item()
+    assert shortcuts == [False]  # the hook's own sums would lose digits beyond +-16
+    np.testing.assert_allclose(value, _reference_cross_entropy(x, t, label_smoothing=0.1)[0], rtol=1e-5)
+
+
+def test_float16_logits_always_take_the_careful_path(shortcuts):
+    x = np.random.default_rng(25).normal(size=(64, 1000)).astype(np.float16)
+    m, s, e = softmax_rows(x, np.ones(64, np.float16), any_shift=True)
+    assert shortcuts == [False]
+    np.testing.assert_array_equal(m, x.max(axis=1))
+
+
+@pytest.mark.task("04.3")
+def test_the_shift_keeps_the_losses_of_large_logits_to_a_few_steps_of_one():
+    # logits near 50, in range: m = log s is near 57, whose float32 spacing is 4e-6; s rescaled to m keeps the
+    # losses (about 2.5) within a few 1e-7 of the exact ones, as with the maxima, and not to within 2e-6
+    rng = np.random.default_rng(26)
+    x = rng.normal(size=(64, 1000)).astype(np.float32) + 50
+    t = rng.integers(0, 1000, 64)
+    x[np.arange(64), t] = 55.0
+    got = cross_entropy(x, t, reduction="none").data.astype(np.float64)
+    expected = _log_sum_exp(x) - x.astype(np.float64)[np.arange(64), t]
+    assert np.abs(got - expected).max() < 5e-7
+
+
+def test_after_one_block_needs_the_maxima_the_others_go_straight_to_them():
+    x = np.random.default_rng(27).normal(size=(64, 1000)).astype(np.float32)
+    x[:20] *= 100  # the first block of 20 rows (20,000 numbers: enough to try the shortcut), far out of range
+    m, s, e = softmax_rows(x, np.ones(64, np.float32), block_bytes=20 * 1000 * 4, any_shift=True)  # one thread
+    np.testing.assert_array_equal(m, x.max(axis=1))  # every block with the maxima, not only the first
+    np.testing.assert_allclose(e, _reference_rows(x)[2], rtol=2e-6, atol=1e-12)
+
+
+def test_a_first_row_out_of_range_is_seen_before_any_exponential():
+    x = np.random.default_rng(28).normal(size=(64, 1000)).astype(np.float32)
+    x[0, 0] = 100.0
+    out, m, s = np.full_like(x, 7.0), np.zeros(64, np.float32), np.zeros(64, np.float32)
+    assert not kernels._without_maxima(x, out, m, s, None)
+    assert np.all(out == 7.0) and np.all(m == 0) and np.all(s == 0)  # nothing was written
+
+
+@pytest.mark.parametrize("shape, target_shape", [((0, 21, 8, 8), (0, 8, 8)), ((2, 21, 0, 8), (2, 0, 8))],
+                         ids=["no samples", "no positions"])
+@pytest.mark.parametrize("reduction", ["mean", "sum", "none"])
+def test_k_dimensional_logits_with_no_rows_give_what_pytorch_gives(shape, target_shape, reduction):
+    loss = CrossEntropyLoss(reduction=reduction)
+    value = loss(np.zeros(shape, np.float32), np.zeros(target_shape, np.int64)).data
+    grad = loss.backward(np.zeros(target_shape, np.float32) if reduction == "none" else None).data
+    assert grad.shape == shape and grad.dtype == np.float32
+    if reduction == "none":
+        assert value.shape == target_shape
+    else:
+        assert value.shape == () and (np.isnan(value) if reduction == "mean" else value == 0.0)
+
+
 def test_a_row_of_nan_or_inf_takes_the_careful_path():
     x = np.zeros((64, 1000), np.float32)
     x[0, 0], x[1, 0] = np.nan, np.inf

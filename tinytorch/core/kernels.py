@@ -117,9 +117,10 @@ def _softmax_block(x, out, m, s, coef=None, each_shifted=None, rows=None, any_sh
     s = sum exp(x) * exp(-m) is what it would have been. A hook that needs x - m then gets x and m, and subtracts
     m from its row sums itself: within +-16 in float32 that loses nothing it would need.
     With `any_shift`, m may be any shift: step 1 is skipped too when the sums show it safe (see _without_maxima).
+    Returns True when it skipped step 1.
     """
     if any_shift and x.size > 2**14 and _without_maxima(x, out, m, s, coef, each_shifted, rows):
-        return
+        return True
     np.maximum.reduce(x, axis=1, out=m)
     limit = (_NO_SHIFT if each_shifted is None else _NO_SHIFT_FOR_HOOK).get(x.dtype) if x.size > 2**14 else None
     shift = limit is None or not (-limit <= m.min() and m.max() <= limit)  # NaN and inf fail the test too
@@ -139,6 +140,7 @@ def _softmax_block(x, out, m, s, coef=None, each_shifted=None, rows=None, any_sh
         s *= np.exp(-m)
 
 
+@np.errstate(over="ignore")  # an exp(x) that overflows is found in the sums, and the block done the careful way
 def _without_maxima(x, out, m, s, coef, each_shifted=None, rows=None):
     """_softmax_block without the row maxima: exp(x) first, and the test for it read off the row sums. True if done.
 
@@ -146,10 +148,14 @@ def _without_maxima(x, out, m, s, coef, each_shifted=None, rows=None):
     every s is within [C exp(-60), exp(60)] (float32; 600 for float64) every maximum is within +-60, exp(x) was
     safe, and m = log s is a shift as good as the maximum: s then becomes sum exp(x - m), about 1. A hook gets x
     and that m (within +-16 in float32, as it would get x and the maxima). Otherwise (inf, NaN, far-off logits)
-    False, and the block is done again the careful way, from x, which is untouched.
+    False, and the block is done again the careful way, from x, which is untouched. The first row's maximum is
+    looked at first: logits that are all far off (scaled by 100, say) then cost one short call, not a wasted exp.
     """
     limit = (_NO_SHIFT if each_shifted is None else _NO_SHIFT_FOR_HOOK).get(x.dtype)
     if limit is None:  # float16: always the careful way
+        return False
+    first = np.maximum.reduce(x[0] if x.ndim == 2 else x[0, :, 0])
+    if not -limit <= first <= limit:  # NaN fails the test too
         return False
     np.exp(x, out=out)
     if x.ndim == 2:
@@ -191,6 +197,8 @@ def softmax_rows(x, coef=None, each_block=None, block_bytes=2**21, each_shifted=
     C, D = x.shape[1], (x.shape[2] if x.ndim == 3 else 1)
     R, sums = x.shape[0] * D, (np.float32 if x.dtype.char == "e" else x.dtype)  # float16: added up in float32
     hooks, columns = each_block is not None or each_shifted is not None, D == 1 and C <= _SHORT and R >= 16
+    if R == 0:  # no rows at all (no samples, or samples of no positions): nothing to compute
+        return np.empty(0, x.dtype), np.empty(0, sums), (None if coef is None else np.empty(x.shape, x.dtype))
     if D == 1 and x.size <= 2**14 and not hooks:  # 16,384 numbers at most: the four steps, with nothing around them
         if columns:  # (here, that would cost as much as they do); short rows class by class, R numbers at a time
             z = np.ascontiguousarray(x.T)
@@ -228,6 +236,8 @@ def softmax_rows(x, coef=None, each_block=None, block_bytes=2**21, each_shifted=
     else:  # a block never crosses from one of the N samples into the next
         starts = [n * D + d for n in range(x.shape[0]) for d in range(0, D, step)]
 
+    trying = [any_shift]  # whether to try without the maxima (see _without_maxima)
+
     def one_block(start):
         if whole:
             n0, n1 = start // D, min(start // D + k, x.shape[0])
@@ -244,8 +254,9 @@ def softmax_rows(x, coef=None, each_block=None, block_bytes=2**21, each_shifted=
         out = rows_of(e) if e is not None else _scratch(block.shape, x.dtype, block.ndim == 2 and block.strides[0] < block.strides[1])
         shape = (n1 - n0, D) if whole else (stop - start,)  # of the block's m, s and coef
         coef_block = coef[rows].reshape(shape) if per_row else coef
-        _softmax_block(block, out, m[rows].reshape(shape), s[rows].reshape(shape), coef_block, each_shifted, rows,
-                       any_shift)
+        if not _softmax_block(block, out, m[rows].reshape(shape), s[rows].reshape(shape), coef_block, each_shifted,
+                              rows, trying[0]):
+            trying[0] = False  # one block needed the maxima: the others most likely do too, so go straight to them
         if each_block is not None:
             each_block(rows, rows_of, m[rows], s[rows], out)
 

@@ -308,7 +308,7 @@ def _softmax_rows_stretch(x, coef=None):
 
 # %% ../../modules/04_losses/losses.ipynb #target-class-loss-export
 def _target_class_loss(x, t, m, s):
-    """-log softmax(x_n)[t_n] for each row: log s_n - (x[n, t_n] - m_n), from the kernel's row maxima and sums.
+    """-log softmax(x_n)[t_n] for each row: log s_n - (x[n, t_n] - m_n), from the kernel's row shifts and sums.
 
     Shape: x (R, C); t (R,) int64 class indices; m, s (R,) -> (R,).
     """
@@ -693,7 +693,8 @@ def _bce_with_logits_elements(x, y, pos_weight):
     # Written step by step into arrays this function makes (never into x or y): each temporary of a block
     # costs time to allocate, so a few are reused. min(x, 0) is taken against an array of zeros, which NumPy 2.4
     # does about four times as fast as against the number 0.
-    softplus = np.abs(x)
+    softplus = np.empty_like(x)  # an array even for a single number (np.abs of one gives a NumPy scalar)
+    np.abs(x, out=softplus)
     np.negative(softplus, out=softplus)
     np.exp(softplus, out=softplus)  # exp of numbers <= 0 only: no overflow
     np.log1p(softplus, out=softplus)  # log(1 + exp(-|x|))
