@@ -607,7 +607,7 @@ def _elementwise_loss(ctx, elements, x, *others, weight=None, reduction="mean", 
     arrays = [a if a is None or a.shape == shape else np.broadcast_to(a, shape) for a in (x, *others, weight)]
     arrays = [a if a is None else a.reshape(1) for a in arrays] if x.ndim == 0 else arrays  # a 0-d input: one row
     rows = arrays[0].shape[0]
-    blocks = max(1, -(-x.size // 2**18))  # of about 262,144 elements each (1 MB of float32)
+    blocks = max(1, -(-x.size // 2**17))  # of about 131,072 elements each (512 KB of float32)
     if blocks > 1:  # a number of them that the cores can share evenly
         blocks = -(-blocks // _CORES) * _CORES
     step = -(-rows // blocks) if rows else 1  # rows per block
@@ -629,7 +629,7 @@ def _elementwise_loss(ctx, elements, x, *others, weight=None, reduction="mean", 
         if grad is not None:
             np.multiply(derivative, scale, out=grad[block], casting="same_kind")
 
-    _map_blocks(one_block, starts)  # one block (up to 2**18 elements): no threads, which would cost more than they save
+    _map_blocks(one_block, starts)  # one block (up to 2**17 elements): no threads, which would cost more than they save
     ctx.save_for_backward(None if grad is None else grad.reshape(shape))
     if loss is not None:
         return loss.reshape(shape)
