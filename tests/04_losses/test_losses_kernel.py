@@ -485,6 +485,13 @@ def test_after_one_block_needs_the_maxima_the_others_go_straight_to_them():
     np.testing.assert_allclose(e, _reference_rows(x)[2], rtol=2e-6, atol=1e-12)
 
 
+def test_a_block_too_small_to_try_the_shortcut_does_not_stop_the_next_ones(shortcuts):
+    x = np.random.default_rng(29).normal(size=(2, 5, 5000))  # per sample, blocks of 4,000 and 1,000 positions
+    m, s, e = softmax_rows(x, 1.0, block_bytes=5 * 4000 * 8, any_shift=True)  # 400 KB: one thread, in order
+    assert shortcuts == [True, True]  # the 4,000-position block of each sample; the small ones are not tried
+    np.testing.assert_allclose(m + np.log(s), _log_sum_exp(np.moveaxis(x, 1, -1).reshape(-1, 5)), rtol=1e-12)
+
+
 def test_a_first_row_out_of_range_is_seen_before_any_exponential():
     x = np.random.default_rng(28).normal(size=(64, 1000)).astype(np.float32)
     x[0, 0] = 100.0

@@ -117,27 +117,39 @@ def _softmax_block(x, out, m, s, coef=None, each_shifted=None, rows=None, any_sh
     s = sum exp(x) * exp(-m) is what it would have been. A hook that needs x - m then gets x and m, and subtracts
     m from its row sums itself: within +-16 in float32 that loses nothing it would need.
     With `any_shift`, m may be any shift: step 1 is skipped too when the sums show it safe (see _without_maxima).
-    Returns True when it skipped step 1.
+    Returns True when it skipped step 1, False when it tried to and could not, None when it did not try.
     """
-    if any_shift and x.size > 2**14 and _without_maxima(x, out, m, s, coef, each_shifted, rows):
+    tried = any_shift and x.size > 2**14
+    if tried and _without_maxima(x, out, m, s, coef, each_shifted, rows):
         return True
     np.maximum.reduce(x, axis=1, out=m)
     limit = (_NO_SHIFT if each_shifted is None else _NO_SHIFT_FOR_HOOK).get(x.dtype) if x.size > 2**14 else None
     shift = limit is None or not (-limit <= m.min() and m.max() <= limit)  # NaN and inf fail the test too
-    along = (slice(None), None) if x.ndim == 2 else (slice(None), None, slice(None))  # m[along]: m along the classes
     if shift:
-        np.subtract(x, m[along], out=out)
+        np.subtract(x, m[_along(x)], out=out)
     if each_shifted is not None:
         each_shifted(rows, out, None) if shift else each_shifted(rows, x, m)
     np.exp(out if shift else x, out=out)
-    if x.ndim == 2:
-        _row_sums(out, s.dtype, s)
-    else:  # classes on axis 1: NumPy adds whole contiguous rows of positions at once
-        np.add.reduce(out, axis=1, out=s, dtype=s.dtype)
+    _class_sums(out, s)
     if coef is not None:
-        out *= (coef / s)[along]
+        out *= (coef / s)[_along(x)]
     if not shift:
         s *= np.exp(-m)
+    return False if tried else None
+
+
+def _along(block):
+    """The index that lays a block's m, s or coef along its classes: [:, None] for rows, [:, None, :] for samples."""
+    return (slice(None), None) if block.ndim == 2 else (slice(None), None, slice(None))
+
+
+def _class_sums(e, s):
+    """The sums of e over the classes into s: the rows' (see _row_sums), or, for K-dimensional samples (k, C, D),
+    along axis 1, where NumPy adds whole contiguous rows of positions at once."""
+    if e.ndim == 2:
+        _row_sums(e, s.dtype, s)
+    else:
+        np.add.reduce(e, axis=1, out=s, dtype=s.dtype)
 
 
 @np.errstate(over="ignore")  # an exp(x) that overflows is found in the sums, and the block done the careful way
@@ -158,17 +170,14 @@ def _without_maxima(x, out, m, s, coef, each_shifted=None, rows=None):
     if not -limit <= first <= limit:  # NaN fails the test too
         return False
     np.exp(x, out=out)
-    if x.ndim == 2:
-        _row_sums(out, s.dtype, s)
-    else:
-        np.add.reduce(out, axis=1, out=s, dtype=s.dtype)
+    _class_sums(out, s)
     if not (x.shape[1] * math.exp(-limit) <= s.min() and s.max() <= math.exp(limit)):  # NaN fails the test too
         return False
     np.log(s, out=m)
     if each_shifted is not None:
         each_shifted(rows, x, m)
     if coef is not None:
-        out *= (coef / s)[(slice(None), None) if x.ndim == 2 else (slice(None), None, slice(None))]
+        out *= (coef / s)[_along(x)]
     s *= np.exp(-m)
     return True
 
@@ -254,8 +263,8 @@ def softmax_rows(x, coef=None, each_block=None, block_bytes=2**21, each_shifted=
         out = rows_of(e) if e is not None else _scratch(block.shape, x.dtype, block.ndim == 2 and block.strides[0] < block.strides[1])
         shape = (n1 - n0, D) if whole else (stop - start,)  # of the block's m, s and coef
         coef_block = coef[rows].reshape(shape) if per_row else coef
-        if not _softmax_block(block, out, m[rows].reshape(shape), s[rows].reshape(shape), coef_block, each_shifted,
-                              rows, trying[0]):
+        if _softmax_block(block, out, m[rows].reshape(shape), s[rows].reshape(shape), coef_block, each_shifted,
+                          rows, trying[0]) is False:
             trying[0] = False  # one block needed the maxima: the others most likely do too, so go straight to them
         if each_block is not None:
             each_block(rows, rows_of, m[rows], s[rows], out)
