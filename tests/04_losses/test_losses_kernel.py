@@ -521,3 +521,59 @@ def test_a_row_of_nan_or_inf_takes_the_careful_path():
         m, s, e = softmax_rows(x, np.ones(64, np.float32))
     assert np.isnan(m[0]) and np.isinf(m[1]) and np.all(np.isnan(e[:2]) | (e[:2] == 0))
     np.testing.assert_allclose(e[2:], 1e-3, rtol=1e-6)
+
+
+# ---------------------------------------------------------------- NumPy's buffer, one row long
+
+
+def _buffer_sizes_seen(shape, **options):
+    """np.getbufsize() as each block of softmax_rows saw it, on float32 logits of `shape`, and the kernel's numbers."""
+    seen, lock = [], threading.Lock()
+
+    def each_block(rows, rows_of, m, s, e):
+        with lock:
+            seen.append(np.getbufsize())
+
+    x = np.random.default_rng(4).standard_normal(shape, dtype=np.float32)
+    result = softmax_rows(x, np.float32(0.5), each_block, **options)
+    return seen, result
+
+
+@pytest.mark.parametrize("C, expected", [(1000, 992), (4000, 4000), (512, 512), (256, 8192), (10000, 8192)])
+def test_the_blocks_run_with_a_buffer_of_one_row_for_512_to_8191_classes(C, expected):
+    seen, _ = _buffer_sizes_seen((max(64, 2**15 // C), C))
+    assert seen and set(seen) == {expected}  # NumPy's default, 8192, outside that range
+    assert np.getbufsize() == 8192
+
+
+def test_the_worker_threads_get_the_buffer_too():
+    seen, _ = _buffer_sizes_seen((1024, 1000), block_bytes=2**17)  # 4 MB: 32 blocks, shared by the threads
+    assert len(seen) == 32 and set(seen) == {992}
+
+
+def test_the_buffer_size_is_the_callers_again_afterwards_even_after_an_error():
+    x = np.zeros((64, 1000), np.float32)
+
+    def failing(rows, rows_of, m, s, e):
+        raise KeyError("hook")
+
+    old = np.setbufsize(4096)
+    try:
+        softmax_rows(x, 1.0)
+        assert np.getbufsize() == 4096
+        with pytest.raises(KeyError, match="hook"):
+            softmax_rows(x, 1.0, failing)
+        assert np.getbufsize() == 4096
+    finally:
+        np.setbufsize(old)
+
+
+def test_the_buffer_changes_no_number(monkeypatch):
+    x = np.random.default_rng(5).standard_normal((300, 1000), dtype=np.float32)
+    coef = np.linspace(0.5, 2, 300, dtype=np.float32)
+    with_buffer = softmax_rows(x, coef, any_shift=True), softmax_rows(x, coef)
+    monkeypatch.setattr(kernels._RowBuffer, "__init__", lambda self, C: setattr(self, "size", None))
+    without = softmax_rows(x, coef, any_shift=True), softmax_rows(x, coef)
+    for got, expected in zip(with_buffer, without):
+        for a, b in zip(got, expected):
+            np.testing.assert_array_equal(a, b)
