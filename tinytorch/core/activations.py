@@ -19,7 +19,7 @@ class ReLUFunction(Function):
         ### BEGIN SOLUTION 02.1
         positive = x > 0
         ctx.save_for_backward(positive)
-        return np.maximum(x, np.zeros_like(x))  # against an array of zeros: NumPy 2.4 is slower against the number 0
+        return np.maximum(x, np.zeros(x.shape[-1:], x.dtype))  # a row of zeros: see the text above
         ### END SOLUTION
 
     @staticmethod
