@@ -278,13 +278,15 @@ def softmax_rows(x, coef=None, each_block=None, block_bytes=2**21, each_shifted=
             else:
                 stop = min(start + step, R if D == 1 else (start // D + 1) * D)
                 n, d = divmod(start, D)
-                rows_of = (lambda a: a.reshape(R, C)[start:stop]) if D == 1 else (lambda a: a[n, :, d:d + stop - start].T)
+                rows_of = ((lambda a: a.reshape(R, C)[start:stop]) if D == 1
+                           else (lambda a: a[n, :, d:d + stop - start].T))
             rows, block = slice(start, stop), rows_of(x)
             if columns:  # the block class by class: a transposed copy, so that each step runs along rows of positions
                 z = _scratch((C, stop - start), x.dtype, slot=1)
                 np.copyto(z, block.T)
                 block = z.T
-            out = rows_of(e) if e is not None else _scratch(block.shape, x.dtype, block.ndim == 2 and block.strides[0] < block.strides[1])
+            transposed = block.ndim == 2 and block.strides[0] < block.strides[1]
+            out = rows_of(e) if e is not None else _scratch(block.shape, x.dtype, transposed)
             shape = (n1 - n0, D) if whole else (stop - start,)  # of the block's m, s and coef
             coef_block = coef[rows].reshape(shape) if per_row else coef
             if _softmax_block(block, out, m[rows].reshape(shape), s[rows].reshape(shape), coef_block, each_shifted,
