@@ -539,8 +539,8 @@ def _buffer_sizes_seen(shape, **options):
     return seen, result
 
 
-@pytest.mark.parametrize("C, expected", [(1000, 992), (4000, 4000), (512, 512), (256, 8192), (10000, 8192)])
-def test_the_blocks_run_with_a_buffer_of_one_row_for_512_to_8191_classes(C, expected):
+@pytest.mark.parametrize("C, expected", [(1000, 992), (4096, 4096), (512, 512), (256, 8192), (5000, 8192), (10000, 8192)])
+def test_the_blocks_run_with_a_buffer_of_one_row_for_512_to_4096_classes(C, expected):
     seen, _ = _buffer_sizes_seen((max(64, 2**15 // C), C))
     assert seen and set(seen) == {expected}  # NumPy's default, 8192, outside that range
     assert np.getbufsize() == 8192

@@ -183,19 +183,20 @@ def _without_maxima(x, out, m, s, coef, each_shifted=None, rows=None):
 
 
 class _RowBuffer:
-    """A with-block in which NumPy's buffer holds one row of C classes, for rows of 512 to 8,191 classes.
+    """A with-block in which NumPy's buffer holds one row of C classes, for rows of 512 to 4,096 classes.
 
     An operation between rows and one number per row, x - m[:, None] or e * (coef / s)[:, None], goes through
     NumPy's buffer of 8,192 elements when the rows are shorter than that: NumPy copies both operands into it to
     run longer loops, and here the copies cost more than they save. With a buffer no longer than a row it runs
     straight along each row instead. Measured (NumPy 2.4, 524,288 float32 numbers): 73 us against 128 us for rows
-    of 1,000, 50 against 111 for rows of 4,000; no gain for rows of 8,192 or more, nor of 256, and a loss for 128.
-    Setting and restoring the buffer costs about 2 us, so the kernel does it only for more than 16,384 numbers.
+    of 1,000, 50 against 111 for rows of 4,000; none from about 4,200 classes on (7,000: the loss 3-4 % slower),
+    nor for 256, and a loss for 128. Setting and restoring the buffer costs about 2 us, so the kernel's small path
+    (at most 16,384 numbers and no hooks) goes without it.
     """
     __slots__ = ("size", "old")
 
     def __init__(self, C):
-        self.size = C // 16 * 16 if 512 <= C < 8192 else None  # NumPy's buffer is a multiple of 16
+        self.size = C // 16 * 16 if 512 <= C <= 4096 else None  # NumPy's buffer is a multiple of 16
 
     def __enter__(self):
         self.old = None if self.size is None else np.setbufsize(self.size)
@@ -250,7 +251,7 @@ def softmax_rows(x, coef=None, each_block=None, block_bytes=2**21, each_shifted=
             return m, s, None
         e *= (coef / s)[:, None]
         return m, s, e
-    with _RowBuffer(C if D == 1 else 0):  # see _RowBuffer: for rows of 512 to 8,191 classes, twice as fast
+    with _RowBuffer(C if D == 1 else 0):  # see _RowBuffer: for rows of 512 to 4,096 classes
         m, s = np.empty(R, x.dtype), np.empty(R, sums)
         e = None if coef is None else np.empty((C, R), x.dtype).T if columns else np.empty(x.shape, x.dtype)
         if D == 1 and not hooks and not columns and x.nbytes <= block_bytes:  # one block: plainly
