@@ -579,3 +579,21 @@ def test_the_buffer_changes_no_number(monkeypatch):
     for got, expected in zip(with_buffer, without):
         for a, b in zip(got, expected):
             np.testing.assert_array_equal(a, b)
+
+
+def test_the_one_block_path_without_hooks_runs_with_the_buffer_too(monkeypatch):
+    seen, real = [], kernels._softmax_block
+
+    def spy(*args, **options):
+        seen.append(np.getbufsize())
+        return real(*args, **options)
+
+    monkeypatch.setattr(kernels, "_softmax_block", spy)
+    x = np.random.default_rng(6).standard_normal((128, 1000), dtype=np.float32)  # 512 KB: one block, no hooks
+    softmax_rows(x, np.float32(1 / 128), any_shift=True)
+    assert seen == [992] and np.getbufsize() == 8192
+
+
+def test_k_dimensional_logits_keep_numpys_default_buffer():
+    seen, _ = _buffer_sizes_seen((8, 1000, 5))  # classes on axis 1: no row of classes lies in memory in a row
+    assert seen and set(seen) == {8192}
