@@ -89,6 +89,11 @@ _NO_SHIFT = {np.dtype(np.float32): 60.0, np.dtype(np.float64): 600.0}  # |row ma
 _NO_SHIFT_FOR_HOOK = {np.dtype(np.float32): 16.0, np.dtype(np.float64): 600.0}  # and a hook can subtract m itself
 
 
+def _shift_limit(x, each_shifted):
+    """The |row maximum| within which exp(x) needs no shift, for x's dtype (None for float16: always shift)."""
+    return (_NO_SHIFT if each_shifted is None else _NO_SHIFT_FOR_HOOK).get(x.dtype)
+
+
 _ones = {}  # dtype -> a read-only vector of ones, as long as the longest row seen: its start is any row's ones
 
 
@@ -123,7 +128,7 @@ def _softmax_block(x, out, m, s, coef=None, each_shifted=None, rows=None, any_sh
     if tried and _without_maxima(x, out, m, s, coef, each_shifted, rows):
         return True
     np.maximum.reduce(x, axis=1, out=m)
-    limit = (_NO_SHIFT if each_shifted is None else _NO_SHIFT_FOR_HOOK).get(x.dtype) if x.size > 2**14 else None
+    limit = _shift_limit(x, each_shifted) if x.size > 2**14 else None
     shift = limit is None or not (-limit <= m.min() and m.max() <= limit)  # NaN and inf fail the test too
     if shift:
         np.subtract(x, m[_along(x)], out=out)
@@ -163,7 +168,7 @@ def _without_maxima(x, out, m, s, coef, each_shifted=None, rows=None):
     False, and the block is done again the careful way, from x, which is untouched. The first row's maximum is
     looked at first: logits that are all far off (scaled by 100, say) then cost one short call, not a wasted exp.
     """
-    limit = (_NO_SHIFT if each_shifted is None else _NO_SHIFT_FOR_HOOK).get(x.dtype)
+    limit = _shift_limit(x, each_shifted)
     if limit is None:  # float16: always the careful way
         return False
     first = np.maximum.reduce(x[0] if x.ndim == 2 else x[0, :, 0])

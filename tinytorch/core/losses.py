@@ -327,6 +327,13 @@ def _target_class_grad(grad, t, upstream):
     ### END SOLUTION
 
 # %% ../../modules/04_losses/losses.ipynb #cross-entropy-function-export
+def _rows_through_kernel(x, coef):
+    """CrossEntropyFunction.kernel on rows x (R, C): m, s, grad. The given kernel is asked for any shift (the loss
+    needs no more, and it may then skip the maxima); yours (Task 04.9) runs under its own contract."""
+    kernel = CrossEntropyFunction.kernel
+    return kernel(x, coef, any_shift=True) if kernel is softmax_rows else kernel(x, coef)
+
+
 class CrossEntropyFunction(Function):
     """Cross entropy of logits against class indices or probabilities; see `cross_entropy` for the options."""
     kernel = staticmethod(softmax_rows)  # the row kernel; `tito bench losses --stretch` runs yours (04.9) here
@@ -363,8 +370,7 @@ class CrossEntropyFunction(Function):
             coef = scale if a is None else (a * scale).reshape(-1)
         nll = None
         if x.ndim == 2 and not eps and not probabilities:  # only the target column is left to do
-            kernel = CrossEntropyFunction.kernel  # the given one may skip the maxima: the loss needs only a shift
-            m, s, grad = kernel(x, coef, any_shift=True) if kernel is softmax_rows else kernel(x, coef)
+            m, s, grad = _rows_through_kernel(x, coef)
             nll = _target_class_loss(x, t, m, s)
             if grad is not None:
                 _target_class_grad(grad, t, coef)  # coef = scale * w[t_n]: what this row's target is worth
@@ -422,7 +428,7 @@ def _plain_cross_entropy(ctx, x, t, shape, loss_shape, reduction, acc):
     coef = None  # every row's target is worth the scale: one number for the given kernel, one per row for Task 04.9
     if ctx.needs_grad:
         coef = scale if kernel is softmax_rows else np.full(R, scale, acc)
-    m, s, grad = kernel(x, coef, any_shift=True) if kernel is softmax_rows else kernel(x, coef)  # m: any shift
+    m, s, grad = _rows_through_kernel(x, coef)  # m: any shift
     loss = _target_class_loss(x, t, m, s)
     if grad is not None:
         _target_class_grad(grad, t, coef)
