@@ -19,7 +19,9 @@ from tinytorch.core.losses import (
     MSELoss,
     _bce_elements,
     _elementwise_loss,
-    _reduce_squares,
+    _mse_block,
+    _squared_error,
+    _sum_of_squares,
     cross_entropy,
 )
 from tinytorch.core.tensor import Tensor
@@ -267,16 +269,70 @@ def test_the_elementwise_engine_on_many_blocks_equals_the_whole_array_formula(re
     np.testing.assert_allclose(ctx.saved_tensors[0], weight * (p - y) / (p * (1 - p)) * scale, rtol=1e-12)
 
 
+@pytest.mark.task("04.1")
 @pytest.mark.parametrize("dtype", [np.float16, np.float32, np.float64])
 def test_the_sum_of_squares_of_millions_stays_as_accurate_as_a_pairwise_sum(dtype):
     d = np.random.default_rng(17).normal(size=3_000_000).astype(dtype)
     exact = np.sum(d.astype(np.float64) ** 2)
     tol = {np.float16: 1e-3, np.float32: 1e-6, np.float64: 1e-12}[dtype]
-    mean = _reduce_squares(d, "mean")
+    np.testing.assert_allclose(_sum_of_squares(d), exact, rtol=tol)
+    mean = MSELoss()(d, np.zeros_like(d))  # the same sum, block by block in two threads
     assert mean.dtype == dtype
-    np.testing.assert_allclose(float(mean), exact / d.size, rtol=tol)
-    if dtype != np.float16:  # 3 million is past float16's largest number, 65,504: there the sum is inf, as in PyTorch
-        np.testing.assert_allclose(float(_reduce_squares(d, "sum")), exact, rtol=tol)
+    if dtype != np.float16:  # a mean of about 1 is fine in float16; 3 million squares are past its 65,504: inf
+        np.testing.assert_allclose(float(MSELoss(reduction="sum")(d, np.zeros_like(d)).item()), exact, rtol=tol)
+    np.testing.assert_allclose(float(mean.item()), exact / d.size, rtol=tol)
+
+
+@pytest.mark.task("04.1")
+@pytest.mark.parametrize("reduction", ["mean", "sum", "none"])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_mse_on_many_blocks_in_two_threads_equals_the_whole_array_formula(reduction, dtype):
+    rng = np.random.default_rng(18)
+    x, y = rng.normal(size=(700, 1000)).astype(dtype), rng.normal(size=(700, 1000)).astype(dtype)  # 6 blocks
+    loss = MSELoss(reduction=reduction)
+    value = loss(x, y).data
+    grad = loss.backward(None if reduction != "none" else np.ones_like(x)).data
+    d = x.astype(np.float64) - y
+    expected = {"mean": (d * d).mean(), "sum": (d * d).sum(), "none": d * d}[reduction]
+    tol = 1e-12 if dtype == np.float64 else 1e-6
+    assert value.dtype == grad.dtype == dtype and grad.shape == x.shape and grad.flags.c_contiguous
+    np.testing.assert_allclose(value, expected, rtol=tol)
+    scale = 1 / x.size if reduction == "mean" else 1.0
+    np.testing.assert_array_equal(grad, (2 * scale * (x - y)).astype(dtype))  # each block as the whole-array formula
+
+
+@pytest.mark.task("04.1")
+def test_mse_blocks_end_where_the_input_does_and_a_transposed_input_is_read_in_its_own_order():
+    rng = np.random.default_rng(19)
+    x, y = rng.normal(size=(300, 1001)).T, rng.normal(size=(1001, 300))  # not contiguous; 2.3 blocks of 2**17
+    ctx = Context()
+    value = _squared_error(ctx, x, y, "mean")
+    np.testing.assert_allclose(value, ((x - y) ** 2).mean(), rtol=1e-12)
+    np.testing.assert_allclose(ctx.saved_tensors[0], 2 * (x - y) / x.size, rtol=1e-12)
+    ctx = Context(needs_grad=False)  # no backward: nothing saved, the differences go into scratch arrays
+    np.testing.assert_allclose(_squared_error(ctx, x, y, "sum", block=1000), ((x - y) ** 2).sum(), rtol=1e-12)
+    assert ctx.saved_tensors == ()
+
+
+@pytest.mark.task("04.1")
+def test_a_failing_block_raises_the_students_error_from_any_thread(monkeypatch):
+    import tinytorch.core.losses as losses
+
+    def broken(x, y, diff, scale=None, squares=None):
+        raise ValueError("Task 04.1 broken on purpose")
+    monkeypatch.setattr(losses, "_mse_block", broken)
+    x = np.zeros(5 * 2**17)
+    with pytest.raises(ValueError, match="broken on purpose"):
+        MSELoss()(x, x)
+
+
+@pytest.mark.task("04.1")
+def test_the_mse_block_writes_only_its_own_arrays():
+    x, y = np.array([[3.0, -1.0], [0.5, 2.0]]), np.array([[1.0, 1.0], [0.5, 0.0]])
+    diff, squares = np.full((2, 2), 7.0), np.full((2, 2), 7.0)
+    assert _mse_block(x, y, diff, 0.25, squares) == 12.0
+    assert squares.tolist() == [[4.0, 4.0], [0.0, 4.0]] and diff.tolist() == [[1.0, -1.0], [0.0, 1.0]]
+    assert x.tolist() == [[3.0, -1.0], [0.5, 2.0]] and y.tolist() == [[1.0, 1.0], [0.5, 0.0]]
 
 
 @pytest.mark.task("04.8")

@@ -102,21 +102,16 @@ def _reduce_backward(reduction, total):
         return 1 / float(total) if total != 0 else 0.0  # a Python float: it keeps the gradient's dtype
     return 1.0
 
-# %% ../../modules/04_losses/losses.ipynb #reduce-squares-export
-def _reduce_squares(diff, reduction):
-    """The squares diff**2, reduced: 'none' keeps them; 'sum' and 'mean' add them up without making them.
+# %% ../../modules/04_losses/losses.ipynb #sum-of-squares-export
+def _sum_of_squares(diff):
+    """The sum of diff**2 over all of diff, as a Python float, without making the squares.
 
-    One pass: float32 (or float64) dot products of 65,536 numbers at a time, added up in float64, which keeps
-    the sum of millions of squares within about 1e-7 of the exact one (a single dot product over them all
-    drifts by 1e-5 in float32). The result has diff's dtype; the mean over nothing is NaN, as in PyTorch.
+    Float32 (or float64) dot products of 65,536 numbers at a time, added up in float64, which keeps the sum of
+    millions of squares within about 1e-7 of the exact one (a single dot product over them all drifts by 1e-5
+    in float32). float16 is squared in float32.
     """
-    if reduction == "none":
-        return diff * diff
-    flat = diff.reshape(-1).astype(np.promote_types(diff.dtype, np.float32), copy=False)  # float16: in float32
-    total = sum(float(np.dot(flat[i:i + 2**16], flat[i:i + 2**16])) for i in range(0, flat.size, 2**16))
-    if reduction == "mean":
-        total = total / flat.size if flat.size else np.nan
-    return np.array(total, diff.dtype)
+    flat = diff.reshape(-1).astype(np.promote_types(diff.dtype, np.float32), copy=False)
+    return sum(float(np.dot(flat[i:i + 2**16], flat[i:i + 2**16])) for i in range(0, flat.size, 2**16))
 
 # %% ../../modules/04_losses/losses.ipynb #elementwise-backward-export
 def _elementwise_backward(ctx, grad_output):
@@ -130,7 +125,51 @@ def _elementwise_backward(ctx, grad_output):
         grad *= grad_output
     return grad
 
+# %% ../../modules/04_losses/losses.ipynb #mse-block-export
+def _mse_block(x, y, diff, scale=None, squares=None):
+    """One block of mean squared error: x - y into `diff`, (x - y)**2 into `squares` (if given), and then, if
+    `scale` is given, diff turned into the gradient 2 (x - y) * scale in place. Returns the sum of the squares.
+
+    Shape: x, y, diff and squares the same (one block of the input) -> a Python float.
+    """
+    ### BEGIN SOLUTION 04.1
+    np.subtract(x, y, out=diff)
+    if squares is not None:
+        np.multiply(diff, diff, out=squares)
+    total = _sum_of_squares(diff)
+    if scale is not None:
+        diff *= 2 * scale  # the gradient's block, made where the differences were
+    return total
+    ### END SOLUTION
+
 # %% ../../modules/04_losses/losses.ipynb #mse-loss-export
+def _squared_error(ctx, x, y, reduction, block=2**17):
+    """Run `_mse_block` on blocks of `block` numbers of the flattened x and y, shared among the cores; save the
+    gradient when a backward will follow, and return the reduced loss in x's dtype (NaN for the mean of nothing).
+    """
+    n, dtype = x.size, x.dtype
+    scale = _reduce_backward(reduction, n)
+    xs, ys = x.reshape(-1), y.reshape(-1)
+    grad = np.empty(n, dtype) if ctx.needs_grad else None
+    squares = np.empty(n, dtype) if reduction == "none" else None
+    starts = range(0, n, block)
+    sums = [0.0] * len(starts)
+
+    def one_block(start):
+        part = slice(start, start + block)
+        diff = grad[part] if grad is not None else np.empty(len(xs[part]), dtype)
+        sums[start // block] = _mse_block(xs[part], ys[part], diff, None if grad is None else scale,
+                                          None if squares is None else squares[part])
+
+    _map_blocks(one_block, starts)  # one block: no threads (they would cost more than they save)
+    ctx.save_for_backward(None if grad is None else grad.reshape(x.shape))
+    if squares is not None:
+        return squares.reshape(x.shape)
+    if reduction == "mean" and n == 0:
+        return np.array(np.nan, dtype)  # the mean over nothing, as in PyTorch
+    return np.array(sum(sums) * (scale if reduction == "mean" else 1.0), dtype)
+
+
 class MSELossFunction(Function):
     """Mean squared error: loss_i = (input_i - target_i)^2, reduced; the gradient is 2 (input - target) * scale * g."""
 
@@ -140,14 +179,7 @@ class MSELossFunction(Function):
         x = _as_float(input)
         y = _as_float(target, x.dtype)
         _check_same_shape("mse_loss", x, y)
-        ### BEGIN SOLUTION 04.1
-        diff = x - y
-        loss = _reduce_squares(diff, reduction)
-        if ctx.needs_grad:  # the gradient, 2 (x - y) * scale, made in the forward's own array of differences
-            diff *= 2 * _reduce_backward(reduction, diff.size)
-            ctx.save_for_backward(diff)
-        return loss
-        ### END SOLUTION
+        return _squared_error(ctx, x, y, reduction)  # _mse_block (Task 04.1) on each block
 
     @staticmethod
     def backward(ctx, grad_output):
