@@ -158,7 +158,8 @@ def test_a_forked_child_makes_a_pool_of_its_own():
 # ---------------------------------------------------------------- K-dimensional cross entropy
 
 
-@pytest.mark.parametrize("shape", [(2, 3, 4), (2, 5, 3, 7), (4, 21, 40, 40)], ids=["d1", "d1-d2", "large"])
+@pytest.mark.parametrize("shape", [(2, 3, 4), (2, 5, 3, 7), (4, 21, 40, 40), (7, 21, 64, 64)],
+                         ids=["d1", "d1-d2", "large", "blocks of 2, 2, 2 and 1 whole samples"])
 def test_k_dimensional_cross_entropy_gives_a_contiguous_gradient_in_the_logits_layout(shape):
     rng = np.random.default_rng(5)
     x = rng.normal(size=shape) * 3

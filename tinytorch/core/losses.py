@@ -7,6 +7,7 @@ __all__ = ['Reduction', 'MSELossFunction', 'mse_loss', 'LogSoftmaxFunction', 'lo
            'CrossEntropyLoss', 'BinaryCrossEntropyLoss', 'BinaryCrossEntropyWithLogitsLoss']
 
 # %% ../../modules/04_losses/losses.ipynb #losses-imports
+import functools
 import numbers
 from typing import Literal, get_args
 
@@ -527,6 +528,15 @@ def _row_slices(rows, block, D):
     return [slice(start, start + D) for start in range(rows.start, rows.stop, D)]
 
 
+@functools.lru_cache(maxsize=16)
+def _sample_offsets(k, C, D):
+    """j C D + d for position d of sample j of a block of k K-dimensional samples (k, C, D), flat and read-only:
+    where class 0 of each position lies in the block's flat memory. Kept for the few block shapes a loss meets."""
+    offsets = (np.arange(k)[:, None] * (C * D) + np.arange(D)).reshape(-1)
+    offsets.flags.writeable = False
+    return offsets
+
+
 def _target_stage(x_rows, t, m, s, e, upstream, D, nll, rows):
     """Stages 1 and 2 on one block: the target's loss into nll[rows], and upstream subtracted at its column of e.
 
@@ -536,11 +546,12 @@ def _target_stage(x_rows, t, m, s, e, upstream, D, nll, rows):
     if x_rows.ndim == 3 or (D > 1 and _positions_in_a_row(x_rows, D)):
         if x_rows.ndim == 3:  # k whole samples: the target of position d of sample j is at j C D + t D + d
             k, C, _ = x_rows.shape
-            at = (t.reshape(k, D) * D + (np.arange(k)[:, None] * (C * D) + np.arange(D))).reshape(-1)
+            at = t * D
+            at += _sample_offsets(k, C, D)  # j C D + d, the same for every block of k samples: made once
             x_flat = x_rows.reshape(-1)  # a view when the logits are contiguous (a copy otherwise: still right)
         else:
             at, x_flat = t * D + np.arange(len(t)), _as_flat(x_rows, D)
-        nll[rows] = np.log(s) - (x_flat[at] - m)  # _target_class_loss, with one index array
+        nll[rows] = np.log(s) - (np.take(x_flat, at) - m)  # _target_class_loss, with one index array
         if e is not None:
             flat_e = e.reshape(-1) if e.ndim == 3 else _as_flat(e, D) if _positions_in_a_row(e, D) else None
             if flat_e is not None:
@@ -729,15 +740,13 @@ def _bce_with_logits_elements(x, y, pos_weight):
     """
     ### BEGIN SOLUTION 04.8
     # Written step by step into arrays this function makes (never into x or y): each temporary of a block
-    # costs time to allocate, so a few are reused. min(x, 0) is taken against an array of zeros, which NumPy 2.4
-    # does about four times as fast as against the number 0.
+    # costs time to allocate, so a few are reused.
     softplus = np.empty_like(x)  # an array even for a single number (np.abs of one gives a NumPy scalar)
     np.abs(x, out=softplus)
     np.negative(softplus, out=softplus)
     np.exp(softplus, out=softplus)  # exp of numbers <= 0 only: no overflow
     np.log1p(softplus, out=softplus)  # log(1 + exp(-|x|))
-    log_sigmoid = np.zeros_like(x)
-    np.minimum(x, log_sigmoid, out=log_sigmoid)
+    log_sigmoid = np.minimum(x, 0)  # against the number 0: quicker than against an array of zeros
     log_sigmoid -= softplus  # min(x, 0) - log(1 + exp(-|x|))
     sigmoid = np.exp(log_sigmoid, out=softplus)  # softplus is not needed any more
     loss = 1 - y
