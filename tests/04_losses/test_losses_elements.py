@@ -5,7 +5,7 @@ import pytest
 from gradcheck import numerical_grad
 
 from tinytorch.core.autograd import Context
-from tinytorch.core.losses import MSELossFunction, _bce_elements, _bce_with_logits_elements
+from tinytorch.core.losses import MSELossFunction, _bce_elements, _bce_with_logits_elements, _mse_block
 
 
 def _derivative_matches_the_loss(elements, x, *others):
@@ -26,6 +26,21 @@ def test_mse_forward_makes_the_gradient_when_a_backward_follows(reduction):
     scale = 1 / 3 if reduction == "mean" else 1.0
     np.testing.assert_allclose(ctx.saved_tensors[0], [4.0 * scale, -4.0 * scale, 0.0])  # 2 (x - y) * scale
     assert x.tolist() == [3.0, -1.0, 0.5] and y.tolist() == [1.0, 1.0, 0.5]  # the inputs are left alone
+
+
+@pytest.mark.task("04.1")
+@pytest.mark.parametrize("scale", [None, 0.25])
+def test_mse_block_writes_into_the_arrays_it_is_given(scale):
+    x, y = np.array([3.0, -1.0, 0.5, 2.0]), np.array([1.0, 1.0, 0.5, -2.0])
+    diff, squares = np.full(4, np.nan), np.full(4, np.nan)  # NaN wherever nothing was written
+    total = _mse_block(x, y, diff, scale, squares)
+    assert not np.isnan(diff).any(), ("_mse_block left the given diff unwritten: write x - y into it with "
+                                      "np.subtract(x, y, out=diff) (diff = x - y makes a new array instead)")
+    assert not np.isnan(squares).any(), "_mse_block left the given squares unwritten: np.multiply(..., out=squares)"
+    assert total == 24.0, f"the sum of the squares of x - y (4 + 4 + 0 + 16) is 24, before any scaling; got {total}"
+    assert squares.tolist() == [4.0, 4.0, 0.0, 16.0]
+    expected = [2.0, -2.0, 0.0, 4.0] if scale is None else [1.0, -1.0, 0.0, 2.0]  # x - y, or 2 (x - y) * 0.25
+    assert diff.tolist() == expected
 
 
 @pytest.mark.task("04.1")
