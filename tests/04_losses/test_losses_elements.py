@@ -41,6 +41,7 @@ def test_mse_block_writes_into_the_arrays_it_is_given(scale):
     assert squares.tolist() == [4.0, 4.0, 0.0, 16.0]
     expected = [2.0, -2.0, 0.0, 4.0] if scale is None else [1.0, -1.0, 0.0, 2.0]  # x - y, or 2 (x - y) * 0.25
     assert diff.tolist() == expected
+    assert x.tolist() == [3.0, -1.0, 0.5, 2.0] and y.tolist() == [1.0, 1.0, 0.5, -2.0]  # the inputs are left alone
 
 
 @pytest.mark.task("04.1")

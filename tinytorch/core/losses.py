@@ -14,7 +14,7 @@ from typing import Literal, get_args
 import numpy as np
 
 from .autograd import Function, Module
-from .kernels import _CORES, _map_blocks, softmax_rows
+from .kernels import _CORES, _map_blocks, _scratch, softmax_rows
 from .tensor import Tensor, _as_float, _check_dim, _to_array
 
 # %% ../../modules/04_losses/losses.ipynb #same-shape-export
@@ -158,7 +158,7 @@ def _squared_error(ctx, x, y, reduction, block=2**17):
 
     def one_block(start):
         part = slice(start, start + block)
-        diff = grad[part] if grad is not None else np.empty(len(xs[part]), dtype)
+        diff = grad[part] if grad is not None else _scratch(xs[part].shape, dtype)  # the thread's own, reused
         sums[start // block] = _mse_block(xs[part], ys[part], diff, None if grad is None else scale,
                                           None if squares is None else squares[part])
 
