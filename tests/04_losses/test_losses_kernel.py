@@ -381,13 +381,17 @@ def _log_sum_exp(x):
     return rm + np.log(rs)
 
 
+SHIFT_SHAPES = pytest.mark.parametrize("shape", [(64, 1000), (16, 200)], ids=["blocks", "small path"])
+
+
+@SHIFT_SHAPES
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("spread", [1.0, 30.0, 200.0], ids=["in range", "wide", "far"])
-def test_any_shift_gives_each_rows_log_sum_exp_and_softmax(dtype, spread):
+def test_any_shift_gives_each_rows_log_sum_exp_and_softmax(dtype, spread, shape):
     rng = np.random.default_rng(16)
-    x = (rng.normal(size=(64, 1000)) * spread).astype(dtype)
+    x = (rng.normal(size=shape) * spread).astype(dtype)
     x[3, :] -= 55.0  # a row whose maximum is far below 0
-    coef = rng.uniform(0.5, 2.0, 64).astype(dtype)
+    coef = rng.uniform(0.5, 2.0, shape[0]).astype(dtype)
     with np.errstate(over="ignore"):  # exp(x) may overflow before the sums show it: the losses ignore it
         m, s, e = softmax_rows(x, coef, any_shift=True)
     tol = 1e-12 if dtype == np.float64 else 2e-6
@@ -403,24 +407,62 @@ def test_any_shift_gives_each_rows_log_sum_exp_and_softmax(dtype, spread):
     assert spread < 30 or dtype == np.float64 or beyond  # the float32 cases above 60 take the careful path
 
 
+@SHIFT_SHAPES
 @pytest.mark.parametrize("value", [np.nan, np.inf, 89.0, -1e4])
-def test_any_shift_falls_back_on_a_row_that_overflows_or_is_not_a_number(value):
-    x = np.random.default_rng(17).normal(size=(64, 1000)).astype(np.float32)
+def test_any_shift_falls_back_on_a_row_that_overflows_or_is_not_a_number(value, shape):
+    x = np.random.default_rng(17).normal(size=shape).astype(np.float32)
     if value == -1e4:
         x[5] = value  # a whole row far below: its sum underflows to 0
     else:
         x[5, 7] = value
+    ones = np.ones(shape[0], np.float32)
     with np.errstate(all="ignore"):  # as in the losses: the kernel runs under its caller's errstate
-        fast, careful = softmax_rows(x, np.ones(64, np.float32), any_shift=True), softmax_rows(x, np.ones(64, np.float32))
+        fast, careful = softmax_rows(x, ones, any_shift=True), softmax_rows(x, ones)
     for a, b in zip(fast, careful):
         np.testing.assert_array_equal(a, b)
 
 
-def test_any_shift_keeps_a_minus_infinity_a_zero_probability():
-    x = np.random.default_rng(21).normal(size=(64, 1000)).astype(np.float32)
+@SHIFT_SHAPES
+def test_any_shift_keeps_a_minus_infinity_a_zero_probability(shape):
+    x = np.random.default_rng(21).normal(size=shape).astype(np.float32)
     x[:, 0] = -np.inf  # a class that is never possible
-    m, s, e = softmax_rows(x, np.ones(64, np.float32), any_shift=True)
+    m, s, e = softmax_rows(x, np.ones(shape[0], np.float32), any_shift=True)
     assert np.all(e[:, 0] == 0) and np.allclose(s, 1.0) and np.allclose(e.sum(axis=1), 1.0)
+
+
+@pytest.fixture
+def small_shortcuts(monkeypatch):
+    """What each call of the small path's shortcut without maxima returned (None: not taken)."""
+    seen, original = [], kernels._small_without_maxima
+
+    def spy(*args):
+        seen.append(original(*args))
+        return seen[-1]
+    monkeypatch.setattr(kernels, "_small_without_maxima", spy)
+    return seen
+
+
+@pytest.mark.task("04.3")
+def test_a_small_cross_entropy_skips_the_maxima_from_2048_numbers_on(small_shortcuts):
+    rng = np.random.default_rng(30)
+    x, t = rng.normal(size=(64, 100)).astype(np.float32), rng.integers(0, 100, 64)
+    value, grad = (loss := CrossEntropyLoss())(x, t).item(), loss.backward().data
+    assert len(small_shortcuts) == 1 and small_shortcuts[0] is not None
+    expected_value, expected_grad = _reference_cross_entropy(x, t)
+    np.testing.assert_allclose(value, expected_value, rtol=1e-6)
+    np.testing.assert_allclose(grad, expected_grad, rtol=1e-5, atol=1e-9)
+    cross_entropy(x[:20], t[:20])  # 2,000 numbers: its tests would cost what it saves
+    cross_entropy(rng.normal(size=(64, 20)).astype(np.float32), t % 20)  # short rows: class by class
+    assert len(small_shortcuts) == 1
+
+
+def test_the_small_shortcut_never_overflows_even_outside_the_losses_errstate():
+    x = np.random.default_rng(31).normal(size=(16, 200)).astype(np.float32)
+    x[3, 4] = 89.0  # exp(89) overflows float32: the largest logit is seen before any exponential
+    with np.errstate(over="raise", invalid="raise"):
+        m, s, e = softmax_rows(x, np.ones(16, np.float32), any_shift=True)
+    np.testing.assert_array_equal(m, x.max(axis=1))  # the four steps, with the maxima
+    assert kernels._small_without_maxima(x.astype(np.float16), None, np.float32) is None  # float16: never
 
 
 def test_any_shift_on_k_dimensional_samples_and_with_nothing_kept():
