@@ -96,6 +96,9 @@ def _waits_for(text: str, stubs: dict[str, str]) -> str | None:
     return next((m for m in _WAITS.findall(text) if m in stubs), None)
 
 
+_LONGEST = 600  # characters of one detail line: room for both arrays of an allclose of two 3 x 4 arrays
+
+
 def _tidy(lines: list[str]) -> list[str]:
     """Assertion details as a student reads them: names for functions and modules, no lines that only say
     where a name came from (`+ where allclose = numpy.allclose`)."""
@@ -114,7 +117,7 @@ def _tidy(lines: list[str]) -> list[str]:
         trivial = where and (where.group(2) == where.group(1) or where.group(2).endswith("." + where.group(1))
                              or re.fullmatch(r"array\((.*)\)", where.group(1)) and where.group(2).startswith("array("))
         if not trivial:
-            out.append(line if len(line) <= 200 else line[:197] + "...")
+            out.append(line if len(line) <= _LONGEST else line[:_LONGEST - 3] + "...")
     return out
 
 
@@ -276,8 +279,11 @@ def _task_line(task: Task, results: list[Result], stubs: dict[str, str], unrun: 
         return "optional", f"{label}: written; `tito bench losses --stretch` grades it"
     if waiting:
         others = ", ".join(sorted({f"Task {r.waits_for}" for r in waiting}, key=lambda t: task_key(t[5:])))
-        return "waiting", (f"{label}: written, and what ran passes; {_plural(len(waiting), 'check or test')} "
-                           f"wait for {others}")
+        waiting_checks = sum(r.kind == "check" for r in waiting)
+        counts = " and ".join(_plural(n, kind) for kind, n in (("check", waiting_checks),
+                                                                ("test", len(waiting) - waiting_checks)) if n)
+        return "waiting", (f"{label}: written, and what ran passes; {counts} "
+                           f"{'waits' if len(waiting) == 1 else 'wait'} for {others}")
     if unrun:  # its tests may be among those that never ran: not done until they have
         return "not run", (f"{label}: {_plural(len(checks), 'check')} and {_plural(len(tests), 'test')} pass, but "
                            "some test files could not be imported (see above), so not all of its tests ran")

@@ -430,16 +430,21 @@ def test_any_shift_keeps_a_minus_infinity_a_zero_probability(shape):
     assert np.all(e[:, 0] == 0) and np.allclose(s, 1.0) and np.allclose(e.sum(axis=1), 1.0)
 
 
-@pytest.fixture
-def small_shortcuts(monkeypatch):
-    """What each call of the small path's shortcut without maxima returned (None: not taken)."""
-    seen, original = [], kernels._small_without_maxima
+def _record_results(monkeypatch, name):
+    """Replace the kernel's function `name` by one that calls it and keeps each result in the list returned."""
+    seen, original = [], getattr(kernels, name)
 
     def spy(*args):
         seen.append(original(*args))
         return seen[-1]
-    monkeypatch.setattr(kernels, "_small_without_maxima", spy)
+    monkeypatch.setattr(kernels, name, spy)
     return seen
+
+
+@pytest.fixture
+def small_shortcuts(monkeypatch):
+    """What each call of the small path's shortcut without maxima returned (None: not taken)."""
+    return _record_results(monkeypatch, "_small_without_maxima")
 
 
 @pytest.mark.task("04.3")
@@ -504,13 +509,7 @@ def test_label_smoothing_with_any_shift_matches_the_reference(spread):
 @pytest.fixture
 def shortcuts(monkeypatch):
     """What each call of the kernel's shortcut without maxima returned (True: taken), for the losses to be checked."""
-    seen, original = [], kernels._without_maxima
-
-    def spy(*args):
-        seen.append(original(*args))
-        return seen[-1]
-    monkeypatch.setattr(kernels, "_without_maxima", spy)
-    return seen
+    return _record_results(monkeypatch, "_without_maxima")
 
 
 @pytest.mark.parametrize("options", [

@@ -5,6 +5,8 @@ import re
 import pytest
 from tito_support import notebook, notebook_bytes, run_tito, write_notebook
 
+from tito.testing import _tidy
+
 COMMANDS = ["list", "export", "test", "complete", "release", "site"]
 
 
@@ -427,7 +429,7 @@ def test_a_task_whose_checks_wait_for_an_unwritten_task_is_not_called_failing(co
     student_nb.write_text(json.dumps(nb))
     assert run_tito(dest, "export", "demo").returncode == 0
     r = run_tito(dest, "test", "demo", "--task", "01.2")
-    assert re.search(r"waiting\s+Task 01\.2, in \"Counting\": written, and what ran passes; 1 check or test wait "
+    assert re.search(r"waiting\s+Task 01\.2, in \"Counting\": written, and what ran passes; 1 check waits "
                      r"for Task 01\.1", r.stdout), r.stdout
     assert "FAIL  Task" not in r.stdout
     assert 'Next: Task 01.1, in "Doubling"' in r.stdout
@@ -483,3 +485,11 @@ def test_a_given_check_that_needs_a_result_of_an_unwritten_task_waits_instead_of
     r = _export_and_test(course)
     assert "outside the tasks" not in r.stdout and "KeyError" not in r.stdout
     assert re.search(r"to do\s+Task 01\.1", r.stdout)
+
+
+def test_an_assertion_detail_keeps_both_arrays_of_a_small_allclose_and_cuts_only_what_is_longer():
+    row = "[0.43159156, 0.20254752, 0.00266763, 0.02985995]"
+    line = f" +  where False = allclose(array([{row}, {row}, {row}]), array([{row}, {row}, {row}]))"
+    assert _tidy([line]) == [line]  # both 3 x 4 arrays, as a student needs them to compare
+    long = "x" * 1000
+    assert _tidy([long]) == ["x" * 597 + "..."]
