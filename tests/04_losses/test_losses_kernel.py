@@ -77,6 +77,28 @@ def test_softmax_rows_gives_the_same_numbers_for_every_block_size(block_bytes, d
     assert e.dtype == dtype and e.flags.c_contiguous
 
 
+@pytest.mark.parametrize("shape, starts", [
+    ((512, 1000), None),  # 2 MB: one block, no threads
+    ((1024, 1000), [0, 512]),  # 4 MB: two blocks of 2 MB, one per thread, rather than one block of 4
+    ((1500, 1000), [0, 750]),  # 6 MB: two of 3 MB, not blocks of 4 and 2
+    ((96, 50000), list(range(0, 96, 16)))])  # 19 MB: 20 rows (4 MB) at most, so 5 blocks, made 6 of 16 rows
+def test_rows_go_in_blocks_of_at_most_4_mib_that_the_threads_share_evenly(shape, starts, monkeypatch):
+    monkeypatch.setattr(kernels, "_CORES", 2)
+    seen, original = [], kernels._map_blocks
+
+    def spy(work, block_starts, threads):
+        seen.append((list(block_starts), threads))
+        return original(work, block_starts, threads=threads)
+    monkeypatch.setattr(kernels, "_map_blocks", spy)
+    x = np.random.default_rng(3).normal(size=shape).astype(np.float32)
+    coef = np.float32(1 / shape[0])
+    m, s, e = softmax_rows(x, coef)
+    assert seen == ([] if starts is None else [(starts, 2)])
+    rm, rs, rp = _reference_rows(x)
+    np.testing.assert_array_equal(m, rm.astype(np.float32))
+    np.testing.assert_allclose(e, rp * coef, rtol=2e-6, atol=1e-12)
+
+
 def test_softmax_rows_of_k_dimensional_logits_reduces_along_axis_1_in_the_logits_layout():
     x = np.random.default_rng(1).normal(size=(3, 5, 700)) * 3  # (N, C, D): 2,100 rows of 5 classes
     coef = np.full(3 * 700, 0.25)
@@ -157,8 +179,8 @@ def test_a_forked_child_makes_a_pool_of_its_own():
 # ---------------------------------------------------------------- K-dimensional cross entropy
 
 
-@pytest.mark.parametrize("shape", [(2, 3, 4), (2, 5, 3, 7), (4, 21, 40, 40), (7, 21, 64, 64)],
-                         ids=["d1", "d1-d2", "large", "blocks of 2, 2, 2 and 1 whole samples"])
+@pytest.mark.parametrize("shape", [(2, 3, 4), (2, 5, 3, 7), (4, 21, 40, 40), (13, 21, 64, 64)],
+                         ids=["d1", "d1-d2", "large", "blocks of 4, 4, 4 and 1 whole samples"])
 def test_k_dimensional_cross_entropy_gives_a_contiguous_gradient_in_the_logits_layout(shape):
     rng = np.random.default_rng(5)
     x = rng.normal(size=shape) * 3

@@ -237,13 +237,14 @@ class _RowBuffer:
 _SHORT = 32  # rows of at most this many classes are done class by class (see softmax_rows)
 
 
-def softmax_rows(x, coef=None, each_block=None, block_bytes=2**21, each_shifted=None, any_shift=False):
+def softmax_rows(x, coef=None, each_block=None, block_bytes=2**22, each_shifted=None, any_shift=False):
     """Row maxima m, exponential row sums s and, with `coef`, the scaled softmax e of logits x.
 
     x is (R, C), rows of C class scores, or (N, C, D): classes on axis 1, each of the N * D positions a row.
     Per row, m = max_c x and s = sum_c exp(x - m) (flat, one per row). With `coef` (one per row, or one number for
     all), e has x's shape and holds exp(x - m) * coef / s; without it, nothing of x's size is kept and e is None.
-    Blocks of about `block_bytes` stay in cache for all their passes and are shared among the cores. Rows of at most
+    Blocks of at most `block_bytes`, their number rounded up to a multiple of the cores' (which then share them
+    evenly), stay in cache for all their passes; logits of up to 2 MiB are one block, on one core. Rows of at most
     32 classes are done class by class, on a transposed copy of each block, and e then comes in Fortran order.
     Hooks, on each block: each_shifted(rows, z, m) before the exponential, where z (the block's rows of e) holds
     x - m and m is None, or, when the kernel skipped the subtraction, z is x and m its row maxima; each_block(rows,
@@ -286,13 +287,15 @@ def softmax_rows(x, coef=None, each_block=None, block_bytes=2**21, each_shifted=
     with _RowBuffer(C if D == 1 else 0):  # see _RowBuffer: for rows of 512 to 4,096 classes
         m, s = np.empty(R, x.dtype), np.empty(R, sums)
         e = None if coef is None else np.empty((C, R), x.dtype).T if columns else np.empty(x.shape, x.dtype)
-        if D == 1 and not hooks and not columns and x.nbytes <= block_bytes:  # one block: plainly
+        if D == 1 and not hooks and not columns and x.nbytes <= min(block_bytes, 2**21):  # one block: plainly
             _softmax_block(x, _scratch(x.shape, x.dtype) if e is None else e, m, s, coef, any_shift=any_shift)
             return m, s, e
         step, per_row = max(1, block_bytes // max(1, C * x.itemsize)), isinstance(coef, np.ndarray)  # rows per block
         threads = 1 if x.nbytes < 2**20 else _CORES  # small: threads cost more than they save
         whole = D > 1 and step >= D  # K-dim samples that fit in a block: k of them at a time, in blocks of (k, C, D)
-        if D == 1:
+        if D == 1:  # a number of blocks that the threads can share evenly, none longer than step rows
+            blocks = -(-R // step)
+            step = -(-R // (-(-blocks // threads) * threads))
             starts, x = range(0, R, step), x.reshape(R, C)
         elif whole:  # as few blocks as the cache allows, and a number of them that the threads can share evenly
             blocks = -(-x.shape[0] // (step // D))
