@@ -262,11 +262,13 @@ def softmax_rows(x, coef=None, each_block=None, block_bytes=2**22, each_shifted=
     if R == 0:  # no rows at all (no samples, or samples of no positions): nothing to compute
         return np.empty(0, x.dtype), np.empty(0, sums), (None if coef is None else np.empty(x.shape, x.dtype))
     if D == 1 and x.size <= 2**14 and not hooks:  # 16,384 numbers at most: the four steps, with nothing around them
-        if any_shift and x.size >= 2048 and not columns:  # (below about 2,000 numbers its tests cost what it saves)
+        # (here, that would cost as much as they do); from 2,048 numbers on, without the maxima when the loss allows
+        # it (below that, the tests of _small_without_maxima cost what they save)
+        if any_shift and x.size >= 2048 and not columns:
             done = _small_without_maxima(x, coef, sums)
             if done is not None:
                 return done
-        if columns:  # (here, that would cost as much as they do); short rows class by class, R numbers at a time
+        if columns:  # short rows class by class, R numbers at a time
             z = np.ascontiguousarray(x.T)
             m = np.maximum.reduce(z, axis=0)
             np.subtract(z, m, out=z)
