@@ -257,6 +257,13 @@ def _plural(n: int, word: str) -> str:
     return f"{n} {word}" + ("" if n == 1 else "s")
 
 
+def _waiting(results: list[Result]) -> str:
+    """'6 checks and 32 tests wait' for these results: each kind there is, counted, and the verb that fits."""
+    checks = sum(r.kind == "check" for r in results)
+    counts = " and ".join(_plural(n, kind) for kind, n in (("check", checks), ("test", len(results) - checks)) if n)
+    return f"{counts} {'waits' if len(results) == 1 else 'wait'}"
+
+
 def _task_line(task: Task, results: list[Result], stubs: dict[str, str], unrun: bool = False) -> tuple[str, str]:
     """(status, text) of one task's line in the task list; `unrun`: some test files could not even be imported."""
     mine = [r for r in results if r.task == task.id and not r.skipped and not (r.definition and r.ok)]
@@ -267,8 +274,7 @@ def _task_line(task: Task, results: list[Result], stubs: dict[str, str], unrun: 
     if task.id in stubs:
         if task.optional:
             return "optional", f"{label}: a stretch task; `tito bench losses --stretch` grades it"
-        waiting = _plural(len(checks), "check") + " and " + _plural(len(tests), "test")
-        return "to do", f"{label}: not written yet ({waiting} wait for it)"
+        return "to do", f"{label}: not written yet" + (f" ({_waiting(checks + tests)} for it)" if mine else "")
     failed = [r for r in mine if not r.ok and not r.waits_for]
     waiting = [r for r in mine if not r.ok and r.waits_for]
     if failed:
@@ -279,11 +285,7 @@ def _task_line(task: Task, results: list[Result], stubs: dict[str, str], unrun: 
         return "optional", f"{label}: written; `tito bench losses --stretch` grades it"
     if waiting:
         others = ", ".join(sorted({f"Task {r.waits_for}" for r in waiting}, key=lambda t: task_key(t[5:])))
-        waiting_checks = sum(r.kind == "check" for r in waiting)
-        counts = " and ".join(_plural(n, kind) for kind, n in (("check", waiting_checks),
-                                                                ("test", len(waiting) - waiting_checks)) if n)
-        return "waiting", (f"{label}: written, and what ran passes; {counts} "
-                           f"{'waits' if len(waiting) == 1 else 'wait'} for {others}")
+        return "waiting", f"{label}: written, and what ran passes; {_waiting(waiting)} for {others}"
     if unrun:  # its tests may be among those that never ran: not done until they have
         return "not run", (f"{label}: {_plural(len(checks), 'check')} and {_plural(len(tests), 'test')} pass, but "
                            "some test files could not be imported (see above), so not all of its tests ran")

@@ -77,12 +77,15 @@ def test_softmax_rows_gives_the_same_numbers_for_every_block_size(block_bytes, d
     assert e.dtype == dtype and e.flags.c_contiguous
 
 
-@pytest.mark.parametrize("shape, starts", [
-    ((512, 1000), None),  # 2 MB: one block, no threads
-    ((1024, 1000), [0, 512]),  # 4 MB: two blocks of 2 MB, one per thread, rather than one block of 4
-    ((1500, 1000), [0, 750]),  # 6 MB: two of 3 MB, not blocks of 4 and 2
-    ((96, 50000), list(range(0, 96, 16)))])  # 19 MB: 20 rows (4 MB) at most, so 5 blocks, made 6 of 16 rows
-def test_rows_go_in_blocks_of_at_most_4_mib_that_the_threads_share_evenly(shape, starts, monkeypatch):
+@pytest.mark.parametrize("shape, hook, starts", [
+    ((512, 1000), False, None),  # 2 MB: one block, no threads
+    ((375, 1000), True, [0]),  # 1.5 MB with a hook: one block as well (one start: no threads)
+    ((1024, 1000), False, [0, 512]),  # 4 MB: two blocks of 2 MB, one per thread, rather than one block of 4
+    ((1024, 1000), True, [0, 512]),  # the same with a hook
+    ((1500, 1000), False, [0, 750]),  # 6 MB: two of 3 MB, not blocks of 4 and 2
+    ((6, 500000), False, [0, 1, 3, 4]),  # rows of 2 MB: 2 rows (4 MB) at most, so 3 blocks, made 4 of 1 or 2 rows
+    ((96, 50000), False, list(range(0, 96, 16)))])  # 19 MB: 20 rows (4 MB) at most, so 5 blocks, made 6 of 16 rows
+def test_rows_go_in_blocks_of_at_most_4_mib_that_the_threads_share_evenly(shape, hook, starts, monkeypatch):
     monkeypatch.setattr(kernels, "_CORES", 2)
     seen, original = [], kernels._map_blocks
 
@@ -91,12 +94,14 @@ def test_rows_go_in_blocks_of_at_most_4_mib_that_the_threads_share_evenly(shape,
         return original(work, block_starts, threads=threads)
     monkeypatch.setattr(kernels, "_map_blocks", spy)
     x = np.random.default_rng(3).normal(size=shape).astype(np.float32)
-    coef = np.float32(1 / shape[0])
-    m, s, e = softmax_rows(x, coef)
+    coef, rows_seen = np.float32(1 / shape[0]), []
+    m, s, e = softmax_rows(x, coef, (lambda rows, *_: rows_seen.append((rows.start, rows.stop))) if hook else None)
     assert seen == ([] if starts is None else [(starts, 2)])
+    if hook:  # every row exactly once
+        assert sorted(rows_seen) == list(zip(starts, starts[1:] + [shape[0]]))
     rm, rs, rp = _reference_rows(x)
     np.testing.assert_array_equal(m, rm.astype(np.float32))
-    np.testing.assert_allclose(e, rp * coef, rtol=2e-6, atol=1e-12)
+    np.testing.assert_allclose(e, rp * coef, rtol=1e-5, atol=1e-12)  # float32 sums of up to 500,000 terms
 
 
 def test_softmax_rows_of_k_dimensional_logits_reduces_along_axis_1_in_the_logits_layout():
@@ -180,7 +185,7 @@ def test_a_forked_child_makes_a_pool_of_its_own():
 
 
 @pytest.mark.parametrize("shape", [(2, 3, 4), (2, 5, 3, 7), (4, 21, 40, 40), (13, 21, 64, 64)],
-                         ids=["d1", "d1-d2", "large", "blocks of 4, 4, 4 and 1 whole samples"])
+                         ids=["d1", "d1-d2", "large", "blocks of whole samples, the last one smaller"])
 def test_k_dimensional_cross_entropy_gives_a_contiguous_gradient_in_the_logits_layout(shape):
     rng = np.random.default_rng(5)
     x = rng.normal(size=shape) * 3
@@ -456,8 +461,8 @@ def _record_results(monkeypatch, name):
     """Replace the kernel's function `name` by one that calls it and keeps each result in the list returned."""
     seen, original = [], getattr(kernels, name)
 
-    def spy(*args):
-        seen.append(original(*args))
+    def spy(*args, **kwargs):
+        seen.append(original(*args, **kwargs))
         return seen[-1]
     monkeypatch.setattr(kernels, name, spy)
     return seen

@@ -5,7 +5,8 @@ import re
 import pytest
 from tito_support import notebook, notebook_bytes, run_tito, write_notebook
 
-from tito.testing import _tidy
+from tito.tasks import Task
+from tito.testing import Result, _task_line, _tidy
 
 COMMANDS = ["list", "export", "test", "complete", "release", "site"]
 
@@ -493,3 +494,18 @@ def test_an_assertion_detail_keeps_both_arrays_of_a_small_allclose_and_cuts_only
     assert _tidy([line]) == [line]  # both 3 x 4 arrays, as a student needs them to compare
     long = "x" * 1000
     assert _tidy([long]) == ["x" * 597 + "..."]
+
+
+@pytest.mark.parametrize("checks, tests, counted", [
+    (1, 0, "1 check waits"), (0, 2, "2 tests wait"), (6, 32, "6 checks and 32 tests wait"),
+    (1, 1, "1 check and 1 test wait")])
+def test_a_task_line_counts_what_waits_by_kind_with_the_verb_that_fits(checks, tests, counted):
+    task = Task(id="04.4", section="Stage 2")
+    results = [Result(kind=kind, where="w", tasks=["04.4"], ok=False, waits_for="04.3")
+               for kind, n in (("check", checks), ("test", tests)) for _ in range(n)]
+    assert _task_line(task, results, stubs={}) == ("waiting", f'Task 04.4, in "Stage 2": written, and what ran '
+                                                              f"passes; {counted} for Task 04.3")
+    unwritten = [Result(kind=r.kind, where="w", tasks=["04.4"]) for r in results]
+    assert _task_line(task, unwritten, stubs={"04.4": "f"}) == (
+        "to do", f'Task 04.4 (f), in "Stage 2": not written yet ({counted} for it)')
+    assert _task_line(task, [], stubs={"04.4": "f"}) == ("to do", 'Task 04.4 (f), in "Stage 2": not written yet')

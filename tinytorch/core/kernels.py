@@ -195,13 +195,15 @@ def _small_without_maxima(x, coef, sums):
     float64) no exp(x) can overflow, and when every row's sum of exp(x) is at least C exp(-60) every row maximum is
     at least -60; then, as in _without_maxima, m = log s is a shift as good as the maximum. Otherwise (float16,
     NaN, inf, far-off logits) None, and the caller takes the four steps. Rows x (R, C), sums in `sums`.
+    A logit below about -87 (float32) underflows to 0 in exp(x) even where x - m would not; whether that warns is
+    the caller's errstate, as everywhere in the kernel (the losses ignore it).
     """
     limit = _NO_SHIFT.get(x.dtype)
     if limit is None or not np.maximum.reduce(x, axis=None) <= limit:  # NaN fails the test too
         return None
     e = np.exp(x)
     s = _row_sums(e, sums)
-    if not x.shape[1] * math.exp(-limit) <= np.minimum.reduce(s):  # a row far below the largest logit
+    if not x.shape[1] * math.exp(-limit) <= np.minimum.reduce(s):  # some row's maximum may be below -60
         return None
     m = np.log(s)
     if coef is not None:
@@ -243,8 +245,10 @@ def softmax_rows(x, coef=None, each_block=None, block_bytes=2**22, each_shifted=
     x is (R, C), rows of C class scores, or (N, C, D): classes on axis 1, each of the N * D positions a row.
     Per row, m = max_c x and s = sum_c exp(x - m) (flat, one per row). With `coef` (one per row, or one number for
     all), e has x's shape and holds exp(x - m) * coef / s; without it, nothing of x's size is kept and e is None.
-    Blocks of at most `block_bytes`, their number rounded up to a multiple of the cores' (which then share them
-    evenly), stay in cache for all their passes; logits of up to 2 MiB are one block, on one core. Rows of at most
+    Blocks of at most `block_bytes` (or one row, if a row is longer) stay in cache for all their passes and are
+    shared among the cores: as few blocks as that allows, and for rows of more than 2 MiB in all a multiple of the
+    cores' number, of rows as even as can be. With the default `block_bytes`, rows of up to 2 MiB in all are one
+    block, on one core. Rows of at most
     32 classes are done class by class, on a transposed copy of each block, and e then comes in Fortran order.
     Hooks, on each block: each_shifted(rows, z, m) before the exponential, where z (the block's rows of e) holds
     x - m and m is None, or, when the kernel skipped the subtraction, z is x and m its row maxima; each_block(rows,
@@ -295,10 +299,12 @@ def softmax_rows(x, coef=None, each_block=None, block_bytes=2**22, each_shifted=
         step, per_row = max(1, block_bytes // max(1, C * x.itemsize)), isinstance(coef, np.ndarray)  # rows per block
         threads = 1 if x.nbytes < 2**20 else _CORES  # small: threads cost more than they save
         whole = D > 1 and step >= D  # K-dim samples that fit in a block: k of them at a time, in blocks of (k, C, D)
-        if D == 1:  # a number of blocks that the threads can share evenly, none longer than step rows
+        if D == 1:  # as few blocks as step allows; beyond 2 MiB a multiple of the threads, so that they share evenly
             blocks = -(-R // step)
-            step = -(-R // (-(-blocks // threads) * threads))
-            starts, x = range(0, R, step), x.reshape(R, C)
+            if x.nbytes > 2**21:
+                blocks = min(R, -(-blocks // threads) * threads)
+            bounds = [R * i // blocks for i in range(blocks + 1)]  # rows as even as can be, none more than step
+            starts, stops, x = bounds[:-1], dict(zip(bounds[:-1], bounds[1:])), x.reshape(R, C)
         elif whole:  # as few blocks as the cache allows, and a number of them that the threads can share evenly
             blocks = -(-x.shape[0] // (step // D))
             blocks = -(-blocks // threads) * threads
@@ -314,7 +320,7 @@ def softmax_rows(x, coef=None, each_block=None, block_bytes=2**22, each_shifted=
                 n0, n1 = start // D, min(start // D + k, x.shape[0])
                 stop, rows_of = n1 * D, (lambda a: a[n0:n1])
             else:
-                stop = min(start + step, R if D == 1 else (start // D + 1) * D)
+                stop = stops[start] if D == 1 else min(start + step, (start // D + 1) * D)
                 n, d = divmod(start, D)
                 rows_of = ((lambda a: a.reshape(R, C)[start:stop]) if D == 1
                            else (lambda a: a[n, :, d:d + stop - start].T))
