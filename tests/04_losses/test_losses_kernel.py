@@ -11,8 +11,9 @@ import numpy as np
 import pytest
 
 import tinytorch.core.kernels as kernels
+import tinytorch.core.losses as losses
 from tinytorch.core.autograd import Context
-from tinytorch.core.kernels import _map_blocks, softmax_rows
+from tinytorch.core.kernels import _even_bounds, _map_blocks, softmax_rows
 from tinytorch.core.losses import (
     BinaryCrossEntropyWithLogitsLoss,
     CrossEntropyLoss,
@@ -75,6 +76,40 @@ def test_softmax_rows_gives_the_same_numbers_for_every_block_size(block_bytes, d
     np.testing.assert_allclose(s, rs, rtol=tol)
     np.testing.assert_allclose(e, rp * coef[:, None], rtol=tol, atol=tol * 1e-3)
     assert e.dtype == dtype and e.flags.c_contiguous
+
+
+@pytest.mark.parametrize("n, most, threads, least", [
+    (0, 5, 2, 1), (1, 5, 2, 2), (7, 100, 2, 1), (7, 100, 2, 2), (361, 20, 2, 1), (100, 3, 2, 1), (37, 1, 2, 1),
+    (10, 3, 4, 1), (1000, 1, 8, 1), (5, 2, 1, 1)])
+def test_even_bounds_cover_every_item_once_in_blocks_the_threads_share_evenly(n, most, threads, least):
+    bounds = _even_bounds(n, most, threads, least)
+    sizes = np.diff(bounds)
+    assert bounds[0] == 0 and bounds[-1] == n and np.all(sizes > 0)  # every item once, no empty block
+    assert np.all(sizes <= most) or len(sizes) >= least  # none longer than `most`, unless `least` asked for more
+    if n == 0:
+        assert bounds == [0]  # no block at all
+        return
+    assert sizes.max() - sizes.min() <= 1  # as even as can be
+    expected = max(least, -(-n // most))  # as few as `most` allows ...
+    if expected > 1:  # ... and a multiple of the threads, as far as n allows
+        expected = min(n, -(-expected // threads) * threads)
+    assert len(sizes) == expected
+    assert len(sizes) == 1 or len(sizes) % threads == 0 or len(sizes) == n
+
+
+def test_the_elementwise_losses_share_their_blocks_evenly_among_the_cores(monkeypatch):
+    monkeypatch.setattr(losses, "_CORES", 2)
+    seen, original = [], losses._map_blocks
+
+    def spy(work, blocks, threads=2):
+        seen.append(list(blocks))
+        return original(work, blocks, threads=threads)
+    monkeypatch.setattr(losses, "_map_blocks", spy)
+    x = np.random.default_rng(4).normal(size=(100, 40000)).astype(np.float32)  # rows of 40,000: at most 3 a block
+    y = (x > 0).astype(np.float32)
+    losses.binary_cross_entropy_with_logits(x, y)
+    losses.mse_loss(x, y)
+    assert [len(b) for b in seen] == [34, 32]  # 34 blocks of 2-3 rows (not 25 of 4); 32 of 125,000 numbers
 
 
 @pytest.mark.parametrize("shape, hook, starts", [
@@ -185,7 +220,7 @@ def test_a_forked_child_makes_a_pool_of_its_own():
 
 
 @pytest.mark.parametrize("shape", [(2, 3, 4), (2, 5, 3, 7), (4, 21, 40, 40), (13, 21, 64, 64)],
-                         ids=["d1", "d1-d2", "large", "blocks of whole samples, the last one smaller"])
+                         ids=["d1", "d1-d2", "large", "blocks of whole samples of two sizes"])
 def test_k_dimensional_cross_entropy_gives_a_contiguous_gradient_in_the_logits_layout(shape):
     rng = np.random.default_rng(5)
     x = rng.normal(size=shape) * 3
@@ -285,12 +320,12 @@ def test_probability_targets_on_many_blocks_match_the_reference():
 @pytest.mark.parametrize("reduction", ["mean", "sum", "none"])
 def test_the_elementwise_engine_on_many_blocks_equals_the_whole_array_formula(reduction):
     rng = np.random.default_rng(14)
-    p, y = rng.uniform(0.01, 0.99, (700, 1000)), rng.random((700, 1000))  # 11 blocks, two threads
+    p, y = rng.uniform(0.01, 0.99, (700, 1000)), rng.random((700, 1000))  # 6 blocks, two threads
     weight = rng.uniform(0.5, 2.0, 1000)
     ctx = Context()
     value = _elementwise_loss(ctx, _bce_elements, p, y, weight=weight, reduction=reduction)
-    losses = -weight * (y * np.log(p) + (1 - y) * np.log1p(-p))
-    expected = {"mean": losses.mean(), "sum": losses.sum(), "none": losses}[reduction]
+    per_element = -weight * (y * np.log(p) + (1 - y) * np.log1p(-p))
+    expected = {"mean": per_element.mean(), "sum": per_element.sum(), "none": per_element}[reduction]
     np.testing.assert_allclose(value, expected, rtol=1e-12)
     scale = 1 / p.size if reduction == "mean" else 1.0
     np.testing.assert_allclose(ctx.saved_tensors[0], weight * (p - y) / (p * (1 - p)) * scale, rtol=1e-12)
@@ -331,7 +366,7 @@ def test_mse_on_many_blocks_in_two_threads_equals_the_whole_array_formula(reduct
 @pytest.mark.task("04.1")
 def test_mse_blocks_end_where_the_input_does_and_a_transposed_input_is_read_in_its_own_order():
     rng = np.random.default_rng(19)
-    x, y = rng.normal(size=(300, 1001)).T, rng.normal(size=(1001, 300))  # not contiguous; 2.3 blocks of 2**17
+    x, y = rng.normal(size=(300, 1001)).T, rng.normal(size=(1001, 300))  # not contiguous; 300,300 numbers: 4 blocks
     ctx = Context()
     value = _squared_error(ctx, x, y, "mean")
     np.testing.assert_allclose(value, ((x - y) ** 2).mean(), rtol=1e-12)
@@ -343,8 +378,6 @@ def test_mse_blocks_end_where_the_input_does_and_a_transposed_input_is_read_in_i
 
 @pytest.mark.task("04.1")
 def test_an_error_in_the_students_block_reaches_the_caller_unchanged(monkeypatch):
-    import tinytorch.core.losses as losses
-
     def broken(x, y, diff, scale=None, squares=None):
         raise ValueError("Task 04.1 broken on purpose")
     monkeypatch.setattr(losses, "_mse_block", broken)

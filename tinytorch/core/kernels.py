@@ -39,6 +39,18 @@ if hasattr(os, "register_at_fork"):
     os.register_at_fork(after_in_child=_forget_pool)
 
 # %% ../../modules/04_losses/losses.ipynb #map-blocks-export
+def _even_bounds(n, most, threads=_CORES, least=1):
+    """The bounds [0, ..., n] of blocks of at most `most` of n items (rows, or numbers): as few blocks as that
+    allows, but at least `least`; when there is more than one, a multiple of `threads` (as far as n allows), so
+    that the threads share them evenly, and all of them within one item of the same size. No block for n = 0."""
+    if n == 0:
+        return [0]
+    blocks = max(least, -(-n // max(1, most)))
+    if blocks > 1:
+        blocks = min(n, -(-blocks // threads) * threads)
+    return [n * i // blocks for i in range(blocks + 1)]
+
+
 def _map_blocks(work, starts, threads=_CORES):
     """Call work(start) for every start in `starts`, sharing them among up to `threads` threads.
 
@@ -299,17 +311,11 @@ def softmax_rows(x, coef=None, each_block=None, block_bytes=2**22, each_shifted=
         step, per_row = max(1, block_bytes // max(1, C * x.itemsize)), isinstance(coef, np.ndarray)  # rows per block
         threads = 1 if x.nbytes < 2**20 else _CORES  # small: threads cost more than they save
         whole = D > 1 and step >= D  # K-dim samples that fit in a block: k of them at a time, in blocks of (k, C, D)
-        if D == 1:  # as few blocks as step allows; beyond 2 MiB a multiple of the threads, so that they share evenly
-            blocks = -(-R // step)
-            if x.nbytes > 2**21:
-                blocks = min(R, -(-blocks // threads) * threads)
-            bounds = [R * i // blocks for i in range(blocks + 1)]  # rows as even as can be, none more than step
-            starts, stops, x = bounds[:-1], dict(zip(bounds[:-1], bounds[1:])), x.reshape(R, C)
-        elif whole:  # as few blocks as the cache allows, and a number of them that the threads can share evenly
-            blocks = -(-x.shape[0] // (step // D))
-            blocks = -(-blocks // threads) * threads
-            k = -(-x.shape[0] // blocks)
-            starts = range(0, R, k * D)
+        if D == 1 or whole:  # rows, or K-dim samples, in blocks the threads share evenly (beyond 2 MiB for rows)
+            n, most = (R, step) if D == 1 else (x.shape[0], step // D)
+            bounds = [b * D for b in _even_bounds(n, most, threads, threads if D > 1 or x.nbytes > 2**21 else 1)]
+            starts, stops = bounds[:-1], dict(zip(bounds[:-1], bounds[1:]))
+            x = x.reshape(R, C) if D == 1 else x
         else:  # a block never crosses from one of the N samples into the next
             starts = [n * D + d for n in range(x.shape[0]) for d in range(0, D, step)]
 
@@ -317,8 +323,8 @@ def softmax_rows(x, coef=None, each_block=None, block_bytes=2**22, each_shifted=
 
         def one_block(start):
             if whole:
-                n0, n1 = start // D, min(start // D + k, x.shape[0])
-                stop, rows_of = n1 * D, (lambda a: a[n0:n1])
+                n0, n1 = start // D, stops[start] // D
+                stop, rows_of = stops[start], (lambda a: a[n0:n1])
             else:
                 stop = stops[start] if D == 1 else min(start + step, (start // D + 1) * D)
                 n, d = divmod(start, D)

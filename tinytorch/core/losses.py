@@ -14,7 +14,7 @@ from typing import Literal, get_args
 import numpy as np
 
 from .autograd import Function, Module
-from .kernels import _CORES, _map_blocks, _scratch, softmax_rows
+from .kernels import _CORES, _even_bounds, _map_blocks, _scratch, softmax_rows
 from .tensor import Tensor, _as_float, _check_dim, _to_array
 
 # %% ../../modules/04_losses/losses.ipynb #same-shape-export
@@ -153,16 +153,16 @@ def _squared_error(ctx, x, y, reduction, block=2**17):
     xs, ys = x.reshape(-1), y.reshape(-1)
     grad = np.empty(n, dtype) if ctx.needs_grad else None
     squares = np.empty(n, dtype) if reduction == "none" else None
-    starts = range(0, n, block)
-    sums = [0.0] * len(starts)
+    bounds = _even_bounds(n, block, _CORES)
+    sums = [0.0] * (len(bounds) - 1)
 
-    def one_block(start):
-        part = slice(start, start + block)
+    def one_block(i):
+        part = slice(bounds[i], bounds[i + 1])
         diff = grad[part] if grad is not None else _scratch(xs[part].shape, dtype)  # the thread's own, reused
-        sums[start // block] = _mse_block(xs[part], ys[part], diff, None if grad is None else scale,
-                                          None if squares is None else squares[part])
+        sums[i] = _mse_block(xs[part], ys[part], diff, None if grad is None else scale,
+                             None if squares is None else squares[part])
 
-    _map_blocks(one_block, starts)  # one block: no threads (they would cost more than they save)
+    _map_blocks(one_block, range(len(sums)))  # one block: no threads (they would cost more than they save)
     ctx.save_for_backward(None if grad is None else grad.reshape(x.shape))
     if squares is not None:
         return squares.reshape(x.shape)
@@ -656,29 +656,25 @@ def _elementwise_loss(ctx, elements, x, *others, weight=None, reduction="mean", 
     arrays = [a if a is None or a.shape == shape else np.broadcast_to(a, shape) for a in (x, *others, weight)]
     arrays = [a if a is None else a.reshape(1) for a in arrays] if x.ndim == 0 else arrays  # a 0-d input: one row
     rows = arrays[0].shape[0]
-    blocks = max(1, -(-x.size // 2**17))  # of about 131,072 elements each (512 KB of float32)
-    if blocks > 1:  # a number of them that the cores can share evenly
-        blocks = -(-blocks // _CORES) * _CORES
-    step = -(-rows // blocks) if rows else 1  # rows per block
+    bounds = _even_bounds(rows, 2**17 // max(1, x.size // max(1, rows)), _CORES)  # blocks of about 131,072 elements
     loss = np.empty(arrays[0].shape, dtype) if reduction == "none" else None
     grad = np.empty(arrays[0].shape, dtype) if ctx.needs_grad else None
-    starts = range(0, rows, step)
-    sums = np.zeros(len(starts), _accumulator(dtype))
+    sums = np.zeros(len(bounds) - 1, _accumulator(dtype))
 
-    def one_block(start):
-        block = slice(start, start + step)
+    def one_block(i):
+        block = slice(bounds[i], bounds[i + 1])
         *inputs, w = [a if a is None else a[block] for a in arrays]
         value, derivative = elements(*inputs)
         if w is not None:
             value, derivative = value * w, derivative * w
         if loss is None:
-            sums[start // step] = np.einsum("i->", value.reshape(-1), dtype=sums.dtype)  # the fast sum, as the kernel's
+            sums[i] = np.einsum("i->", value.reshape(-1), dtype=sums.dtype)  # the fast sum, as the kernel's
         else:
             loss[block] = value
         if grad is not None:
             np.multiply(derivative, scale, out=grad[block], casting="same_kind")
 
-    _map_blocks(one_block, starts)  # one block (up to 2**17 elements): no threads, which would cost more than they save
+    _map_blocks(one_block, range(len(sums)))  # one block (up to 2**17 elements): no threads, which would cost more than they save
     ctx.save_for_backward(None if grad is None else grad.reshape(shape))
     if loss is not None:
         return loss.reshape(shape)
