@@ -97,6 +97,7 @@ def test_even_bounds_cover_every_item_once_in_blocks_the_threads_share_evenly(n,
     assert len(sizes) == 1 or len(sizes) % threads == 0 or len(sizes) == n
 
 
+@pytest.mark.task("04.1", "04.8")
 def test_the_elementwise_losses_share_their_blocks_evenly_among_the_cores(monkeypatch):
     monkeypatch.setattr(losses, "_CORES", 2)
     seen, original = [], losses._map_blocks
