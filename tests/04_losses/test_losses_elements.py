@@ -90,3 +90,14 @@ def test_bce_with_logits_elements_stay_finite_and_exact_at_large_logits():
     loss, derivative = _bce_with_logits_elements(x, y, None)
     np.testing.assert_allclose(loss, [100.0, 100.0, np.exp(-40.0)], rtol=1e-12)
     np.testing.assert_allclose(derivative, [1.0, -1.0, 0.0], rtol=1e-12, atol=1e-15)  # sigmoid(40) - 1 rounds to 0
+
+
+@pytest.mark.task("04.8")
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_bce_with_logits_elements_keep_log1p_accuracy_where_1_plus_exp_rounds(dtype):
+    # y = 1: the loss is log(1 + exp(-x)); from x = 17 on (float32; 37 for float64) 1 + exp(-x) rounds to 1, and the
+    # loss is exp(-x) only if what the rounding lost is kept (log1p, or log with a correction)
+    x = np.array([0.1, 5.0, 15.0, 16.6, 17.5, 18.4, 30.0, 36.0, 37.5, 60.0], dtype)
+    loss, derivative = _bce_with_logits_elements(x, np.ones_like(x), None)
+    assert loss.dtype == dtype and derivative.dtype == dtype
+    np.testing.assert_allclose(loss, np.log1p(np.exp(-x.astype(np.float64))), rtol=4 * np.finfo(dtype).eps)
