@@ -46,6 +46,7 @@ class Case:
     build: Callable
     time_target: float = SMALL
     memory_target: float | None = None  # in units of `nbytes` (the logits' or the input's size)
+    shape: tuple = ()  # of the logits, the input, or (batch, 64) for a training step: for the floors
 
 
 # ---------------------------------------------------------------------------------------------------- the cases
@@ -140,28 +141,30 @@ def mlp_step_case(batch, lr=0.1):
 
 
 def cases():
+    def cross_entropy(label, shape, *targets, weight=False, label_smoothing=0.0):
+        return Case(label, cross_entropy_case(shape, weight, label_smoothing), *targets, shape=shape)
+
+    large = (LARGE_VOCABULARY, MEMORY)
     ce = [
-        Case("CE 8 x 10", cross_entropy_case((8, 10))),
-        Case("CE 32 x 10", cross_entropy_case((32, 10))),
-        Case("CE 64 x 100", cross_entropy_case((64, 100))),
-        Case("CE 128 x 1000", cross_entropy_case((128, 1000))),
-        Case("CE 256 x 10000", cross_entropy_case((256, 10000)), LARGE_VOCABULARY, MEMORY),
-        Case("CE 128 x 50000", cross_entropy_case((128, 50000)), LARGE_VOCABULARY, MEMORY),
-        Case("CE 1024 x 32000", cross_entropy_case((1024, 32000)), LARGE_VOCABULARY, MEMORY),
-        Case("CE (16, 21, 64, 64) K-dim", cross_entropy_case((16, 21, 64, 64))),
-        Case("CE 128 x 1000, label smoothing 0.1", cross_entropy_case((128, 1000), label_smoothing=0.1)),
-        Case("CE 128 x 1000, class weights", cross_entropy_case((128, 1000), weight=True)),
-        Case("CE 128 x 1000, weights + smoothing", cross_entropy_case((128, 1000), True, 0.1)),
-        Case("CE 128 x 50000, label smoothing 0.1", cross_entropy_case((128, 50000), label_smoothing=0.1),
-             LARGE_VOCABULARY, MEMORY),
-        Case("CE 128 x 50000, class weights", cross_entropy_case((128, 50000), weight=True), LARGE_VOCABULARY, MEMORY),
-        Case("CE 128 x 50000, weights + smoothing", cross_entropy_case((128, 50000), True, 0.1),
-             LARGE_VOCABULARY, MEMORY),
+        cross_entropy("CE 8 x 10", (8, 10)),
+        cross_entropy("CE 32 x 10", (32, 10)),
+        cross_entropy("CE 64 x 100", (64, 100)),
+        cross_entropy("CE 128 x 1000", (128, 1000)),
+        cross_entropy("CE 256 x 10000", (256, 10000), *large),
+        cross_entropy("CE 128 x 50000", (128, 50000), *large),
+        cross_entropy("CE 1024 x 32000", (1024, 32000), *large),
+        cross_entropy("CE (16, 21, 64, 64) K-dim", (16, 21, 64, 64)),
+        cross_entropy("CE 128 x 1000, label smoothing 0.1", (128, 1000), label_smoothing=0.1),
+        cross_entropy("CE 128 x 1000, class weights", (128, 1000), weight=True),
+        cross_entropy("CE 128 x 1000, weights + smoothing", (128, 1000), weight=True, label_smoothing=0.1),
+        cross_entropy("CE 128 x 50000, label smoothing 0.1", (128, 50000), *large, label_smoothing=0.1),
+        cross_entropy("CE 128 x 50000, class weights", (128, 50000), *large, weight=True),
+        cross_entropy("CE 128 x 50000, weights + smoothing", (128, 50000), *large, weight=True, label_smoothing=0.1),
     ]
-    elementwise = [Case(f"{name} {label}", elementwise_case(name, shape))
+    elementwise = [Case(f"{name} {label}", elementwise_case(name, shape), shape=shape)
                    for name in ("MSE", "BCE", "BCE with logits") for label, shape in (("10^6", (10**6,)),
                                                                                      ("4096 x 1000", (4096, 1000)))]
-    mlp = [Case(f"digits MLP step, batch {b}", mlp_step_case(b)) for b in (64, 1024)]
+    mlp = [Case(f"digits MLP step, batch {b}", mlp_step_case(b), shape=(b, 64)) for b in (64, 1024)]
     return ce + elementwise + mlp
 
 

@@ -96,14 +96,39 @@ def test_an_unknown_case_lists_the_cases(bench, capsys):
 
 
 def test_the_floors_time_each_hard_case_and_say_what_stands_in_its_way(bench, capsys):
-    assert bench.main(["--floors", "--quick"]) == 0
+    only = ["CE 8 x 10", "CE 128 x 1000", "K-dim", "BCE with logits 10^6", "digits MLP"]  # the whole set takes long
+    assert bench.main(["--floors", "--quick", *(arg for o in only for arg in ("--only", o))]) == 0
     out = capsys.readouterr().out
     if bench.torch is None:  # the floors are measured against PyTorch
         assert f"pip install torch=={bench.TORCH_VERSION}" in out
         return
     assert "handing a call to the other thread and getting its result back: median " in out
     lines = out.splitlines()
-    for label in ("CE 8 x 10", "CE 128 x 1000", "CE 128 x 1000, class weights", "CE (16, 21, 64, 64) K-dim",
-                  "BCE with logits 10^6", "digits MLP step, batch 64", "digits MLP step, batch 1024"):
+    for label in ("CE 8 x 10", "CE 128 x 1000", "CE 128 x 1000, class weights", "CE 128 x 1000, label smoothing 0.1",
+                  "CE (16, 21, 64, 64) K-dim", "BCE with logits 10^6", "digits MLP step, batch 64",
+                  "digits MLP step, batch 1024"):
         assert sum(line.startswith(label + "  ") for line in lines) == 1, label  # its row of the table
         assert sum(line.startswith(label + ": ") for line in lines) == 1, label  # and its verdict
+    assert not any(line.startswith(("CE 128 x 50000", "CE 32 x 10")) for line in lines)  # --only left them out
+
+
+def test_every_cross_entropy_logits_and_training_case_has_floors_of_its_own_shape(bench):
+    spec = importlib.util.spec_from_file_location("floors_losses", REPO / "benchmarks" / "floors_losses.py")
+    floors_losses = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(floors_losses)
+    labels = [c.label for c in bench.cases() if c.label.startswith(("CE ", "BCE with logits", "digits MLP"))]
+    found = floors_losses.floor_cases(bench)
+    assert [label for label, *_ in found] == labels
+    shapes = {c.label: c.shape for c in bench.cases()}
+    assert shapes["CE 128 x 50000, class weights"] == (128, 50000) and shapes["CE (16, 21, 64, 64) K-dim"] == (
+        16, 21, 64, 64) and shapes["BCE with logits 4096 x 1000"] == (4096, 1000)
+    (_, _, ways), = [f for f in found if f[0] == "BCE with logits 10^6"]
+    assert len(ways) == 4  # log1p and log, each on one core and in two threads
+
+
+def test_floors_for_no_case_list_the_cases_that_have_them(bench, capsys):
+    if bench.torch is None:
+        pytest.skip("the floors are measured against PyTorch")
+    assert bench.main(["--floors", "--only", "MSE"]) == 2
+    out = capsys.readouterr().out
+    assert "no case with floors matches ['MSE']" in out and "CE 128 x 50000, class weights" in out
