@@ -123,7 +123,7 @@ def test_every_cross_entropy_logits_and_training_case_has_floors_of_its_own_shap
     assert shapes["CE 128 x 50000, class weights"] == (128, 50000) and shapes["CE (16, 21, 64, 64) K-dim"] == (
         16, 21, 64, 64) and shapes["BCE with logits 4096 x 1000"] == (4096, 1000)
     (_, _, ways), = [f for f in found if f[0] == "BCE with logits 10^6"]
-    assert len(ways) == 4  # log1p and log, each on one core and in two threads
+    assert len(ways) == 6  # log1p and log, each on one core, in two halves and in blocks (two threads)
 
 
 def test_floors_for_no_case_list_the_cases_that_have_them(bench, capsys):
