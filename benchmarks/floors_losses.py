@@ -5,13 +5,12 @@ Two floors per case:
 - the plain floor: the fewest NumPy calls of the whole computation, written plainly (whole arrays, one core, no
   checks, no protocol). Where it is faster than PyTorch and ours is not, the difference is Python around the calls:
   the module protocol, the input checks the contract asks for, and the structure of the student tasks.
-- the irreducible passes: only what no NumPy implementation can skip (for cross entropy one exp per logit, one sum
-  per row and one write of the gradient; for the binary cross entropy of logits its three transcendental passes,
-  the log of 1 + exp(-|x|) by whichever of np.log1p and np.log is faster here; for the training step its six
-  matrix products, the input gradient that our API returns included), timed on one core, shared between two
-  threads in halves, and in cache-sized blocks shared between two threads: the fastest of these ways. Where even
-  that is slower than PyTorch's whole step, NumPy cannot meet the target, whatever the Python around it: that is
-  the measured proof.
+- the irreducible passes: only what NumPy cannot do without (for cross entropy one exp per logit, one sum per row
+  and one write of the gradient; for the binary cross entropy of logits exp(-|x|), the log of 1 + that, by the
+  faster of np.log1p and np.log, and one division for the sigmoid; for the training step its six matrix products,
+  the input gradient that our API returns included), timed on one core, shared between two threads in halves, and
+  in cache-sized blocks shared between two threads: the fastest of these ways. Where even that is slower than
+  PyTorch's whole step, NumPy cannot meet the target, whatever the Python around it: that is the measured proof.
 Class weights and label smoothing only add passes to a cross entropy, so its plain floor and irreducible passes
 are those of the plain loss of the same shape: lower bounds for those cases too.
 A companion of bench_losses.py, which passes itself in as `bench`.
@@ -21,7 +20,7 @@ import time
 
 import numpy as np
 
-from tinytorch.core.kernels import _map_blocks, _RowBuffer, _scratch, _workers
+from tinytorch.core.kernels import _even_bounds, _map_blocks, _RowBuffer, _scratch, _workers
 
 
 # ---------------------------------------------------------------------------------------------- plain floors
@@ -50,8 +49,11 @@ def numpy_cross_entropy_kdim(x, t):
 
 
 def numpy_bce_with_logits(x, y):
-    """Binary cross entropy of logits, mean, forward and backward, on the whole arrays (NumPy runs on one core)."""
-    log_sigmoid = np.minimum(x, 0) - np.log1p(np.exp(-np.abs(x)))
+    """Binary cross entropy of logits, mean, forward and backward, on the whole arrays (NumPy runs on one core); the
+    log of 1 + z through np.log with its correction, as the loss does (quicker than np.log1p where that is a loop)."""
+    z = np.exp(-np.abs(x))
+    u = 1 + z
+    log_sigmoid = np.minimum(x, 0) - (np.log(u) + (z - (u - 1)))
     loss = np.add.reduce((1 - y) * x - log_sigmoid, axis=None) / x.size
     return loss, (np.exp(log_sigmoid) - y) / x.size
 
@@ -79,8 +81,8 @@ def _ways(n, work, unit=1):
     two threads, each block's passes in the CPU's cache, as the kernel and the elementwise engine do them. The
     fastest way is the floor: long calls win on small inputs, blocks on large ones."""
     whole, halves = slice(0, n), [slice(0, n // 2), slice(n // 2, n)]
-    step = max(1, 2**17 // max(1, unit))
-    blocks = [slice(i, min(i + step, n)) for i in range(0, n, step)]
+    bounds = _even_bounds(n, max(1, 2**17 // max(1, unit)), threads=2)  # as even as the loss's own blocks
+    blocks = [slice(a, b) for a, b in zip(bounds[:-1], bounds[1:])]
     return ((lambda: work(whole)), (lambda: _map_blocks(work, halves, threads=2)),
             (lambda: _map_blocks(work, blocks, threads=2)))
 
@@ -107,25 +109,28 @@ def irreducible_cross_entropy(x):
 
 
 def irreducible_bce_with_logits(x):
-    """The three transcendental passes, exp(-|x|), the log of 1 + that and the sigmoid's exp, and the |x| they start
-    from: once with np.log1p, once with np.log of 1 + z (a lower bound of any accurate way through np.log, which
-    must then correct for the rounding of 1 + z). Where NumPy's log1p is not vectorised, np.log is much faster."""
+    """The transcendental passes: exp(-|x|) (from one copysign pass for -|x|), the log of 1 + that, and for the
+    sigmoid at least one division, z / (1 + z) (cheaper than the exp of log sigmoid; the blend that the division
+    would need for x >= 0 is left out). The log once with np.log1p, once as np.log of 1 + z (a lower bound of any
+    accurate way through np.log, which must then correct for the rounding of 1 + z): where NumPy's log1p is not
+    vectorised, np.log is much faster."""
     flat, out = x.reshape(-1), np.empty(x.size, x.dtype)  # out: as the gradient, an array of x's size
 
-    def passes(log_of_one_plus):
+    def passes(through_log):
         def work(part):
-            z = _scratch((part.stop - part.start,), x.dtype)  # the thread's own, reused: as the loss's temporaries
-            np.abs(flat[part], out=z)
-            np.negative(z, out=z)
+            n = part.stop - part.start
+            z, u = _scratch((n,), x.dtype), _scratch((n,), x.dtype, slot=1)  # the thread's own, reused
+            np.copysign(flat[part], -1, out=z)
             np.exp(z, out=z)
-            log_of_one_plus(z, out[part])
-            np.exp(out[part], out=out[part])
+            if through_log:
+                np.add(z, 1, out=u)
+                np.log(u, out=out[part])
+            else:
+                np.log1p(z, out=out[part])
+                np.add(z, 1, out=u)
+            np.divide(z, u, out=out[part])
         return _ways(x.size, work)
-
-    def through_log(z, out):
-        np.add(z, 1, out=out)
-        np.log(out, out=out)
-    return (*passes(lambda z, out: np.log1p(z, out=out)), *passes(through_log))
+    return (*passes(False), *passes(True))
 
 
 def irreducible_mlp_step(x, params):
@@ -159,10 +164,11 @@ def thread_handoff(tries=2000):
 
 
 # ---------------------------------------------------------------------------------------------- the cases
-def floor_cases(bench):
-    """(case label, plain floor, (irreducible passes, each way of doing them)) for the table's own inputs: every cross
-    entropy, binary cross entropy of logits and training step of the table (MSE and the binary cross entropy of
-    probabilities, a few cheap passes each, have none)."""
+def floor_cases(bench, only=None):
+    """[(case label, shape, build)] for the table's cases that have floors: every cross entropy, binary cross entropy
+    of logits and training step (MSE and the binary cross entropy of probabilities, a few cheap passes each, have
+    none), those whose label contains one of `only` if given. build() makes the inputs of that shape and returns
+    (plain floor, (irreducible passes, each way of doing them))."""
     def logits(shape):
         rng = np.random.default_rng(0)
         x = rng.standard_normal(shape, dtype=np.float32)
@@ -180,21 +186,18 @@ def floor_cases(bench):
         y = (rng.uniform(size=shape) < 0.5).astype(np.float32)
         return (lambda: numpy_bce_with_logits(x, y)), irreducible_bce_with_logits(x)
 
-    def mlp(batch):
+    def mlp(shape):
         rng = np.random.default_rng(0)
-        x, y = rng.standard_normal((batch, 64), dtype=np.float32), rng.integers(0, 10, batch)
-        params = [rng.uniform(-0.1, 0.1, shape).astype(np.float32) for shape in ((128, 64), (128,), (10, 128), (10,))]
+        x, y = rng.standard_normal(shape, dtype=np.float32), rng.integers(0, 10, shape[0])
+        params = [rng.uniform(-0.1, 0.1, size).astype(np.float32) for size in ((128, 64), (128,), (10, 128), (10,))]
         return (lambda: numpy_mlp_step(x, y, params, 0.1)), irreducible_mlp_step(x, params)
 
+    builders = {"CE ": cross_entropy, "BCE with logits ": bce_with_logits, "digits MLP step, ": mlp}
     found = []
     for case in bench.cases():
-        label = case.label
-        if label.startswith("CE "):
-            found.append((label, *cross_entropy(case.shape)))
-        elif label.startswith("BCE with logits "):
-            found.append((label, *bce_with_logits(case.shape)))
-        elif label.startswith("digits MLP step, "):
-            found.append((label, *mlp(case.shape[0])))
+        build = next((b for prefix, b in builders.items() if case.label.startswith(prefix)), None)
+        if build is not None and (not only or any(o.lower() in case.label.lower() for o in only)):
+            found.append((case.label, case.shape, lambda build=build, shape=case.shape: build(shape)))
     return found
 
 
@@ -207,7 +210,13 @@ def run_floors(args, bench):
     cases = {case.label: case for case in bench.cases()}
     print("NumPy's floors for the hard cases, against PyTorch's whole forward + backward (see floors_losses.py):")
     print("plain floor: the fewest NumPy calls, whole arrays, one core, no checks, no protocol;")
-    print("irreducible: only the passes no NumPy implementation can skip, the faster of one core and two threads")
+    print("irreducible: only the passes that NumPy cannot do without (see floors_losses.py), the fastest of one core,\n"
+          "two halves in two threads, and cache-sized blocks shared by two threads")
+    selected = floor_cases(bench, args.only)
+    if not selected:
+        print(f"no case with floors matches {args.only}; they are:\n  " +
+              "\n  ".join(label for label, *_ in floor_cases(bench)))
+        return 2
     bench.preamble(threads, args.rounds)
     bench.progress("timing a hand-off to the other thread and back")
     print(f"handing a call to the other thread and getting its result back: median "
@@ -216,12 +225,9 @@ def run_floors(args, bench):
               f"  {'floor/torch':>11}  {'irred./torch':>12}  {'target':>6}")
     print(header + "\n" + "-" * len(header), flush=True)
     verdicts = []
-    selected = [c for c in floor_cases(bench) if not args.only or any(o.lower() in c[0].lower() for o in args.only)]
-    if not selected:
-        print(f"no case with floors matches {args.only}; they are:\n  " + "\n  ".join(c[0] for c in floor_cases(bench)))
-        return 2
-    for label, floor, ways in selected:
+    for label, _, build in selected:
         bench.progress(f"measuring the floors of {label}")
+        floor, ways = build()
         case = cases[label]
         ours, theirs, _ = case.build()
         contenders = {"ours": (lambda: torch.set_num_threads(threads), ours), "floor": (lambda: None, floor),

@@ -5,7 +5,13 @@ import pytest
 from gradcheck import numerical_grad
 
 from tinytorch.core.autograd import Context
-from tinytorch.core.losses import MSELossFunction, _bce_elements, _bce_with_logits_elements, _mse_block
+from tinytorch.core.losses import (
+    MSELossFunction,
+    _bce_elements,
+    _bce_with_logits_elements,
+    _mse_block,
+    binary_cross_entropy,
+)
 
 
 def _derivative_matches_the_loss(elements, x, *others):
@@ -101,3 +107,51 @@ def test_bce_with_logits_elements_keep_log1p_accuracy_where_1_plus_exp_rounds(dt
     loss, derivative = _bce_with_logits_elements(x, np.ones_like(x), None)
     assert loss.dtype == dtype and derivative.dtype == dtype
     np.testing.assert_allclose(loss, np.log1p(np.exp(-x.astype(np.float64))), rtol=4 * np.finfo(dtype).eps)
+
+
+@pytest.mark.task("04.7")
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_bce_elements_keep_log1p_accuracy_for_tiny_and_large_probabilities(dtype):
+    # y = 0: the loss is -log(1 - p); for p below half a rounding of 1, 1 - p rounds to 1 and the loss is p only if
+    # what the rounding lost is kept (log1p, or log with a correction); subnormal p included
+    tiny = np.finfo(dtype).smallest_subnormal * 3
+    p = np.array([tiny, 1e-30, 1e-10, 3e-8, 1e-5, 0.2191243, 0.3, 0.5, 0.7, 1 - 1e-7], dtype)
+    loss, _ = _bce_elements(p, np.zeros_like(p))
+    np.testing.assert_allclose(loss, -np.log1p(-p.astype(np.float64)), rtol=8 * np.finfo(dtype).eps, atol=0)
+
+
+@pytest.mark.task("04.7", "04.8")
+def test_the_element_functions_take_a_single_number_as_a_0d_array():
+    loss, derivative = _bce_elements(np.array(0.25), np.array(1.0))
+    assert loss.shape == derivative.shape == () and np.isclose(loss, np.log(4.0))
+    loss, derivative = _bce_with_logits_elements(np.array(2.0), np.array(1.0), None)
+    assert loss.shape == derivative.shape == () and np.isclose(loss, np.log1p(np.exp(-2.0)))
+    assert np.isclose(derivative, 1 / (1 + np.exp(-2.0)) - 1)
+
+
+@pytest.mark.task("04.7")
+@pytest.mark.parametrize("y", [0.0, 1.0])
+def test_float16_bce_is_float64_bce_rounded_to_float16_within_one_step(y):
+    # every float16 probability: the loss and gradient, computed in float32 and rounded once, are within one float16
+    # step of the exact numbers rounded; the gradient of p = 0 or 1 (about 1e12) is inf in float16, as in PyTorch
+    p = np.arange(0, 2**16, dtype=np.uint16).view(np.float16)
+    p = p[(p >= 0) & (p <= 1)]
+    target = np.full_like(p, y)
+    loss = binary_cross_entropy(p, target, reduction="none")
+    with np.errstate(divide="ignore"):  # log(0): the clamp's business
+        exact = -np.maximum(np.log1p(-p.astype(np.float64)) if y == 0 else np.log(p.astype(np.float64)), -100)
+    assert loss.dtype == np.float16
+    steps = np.abs(loss.data.astype(np.float64) - exact) / np.spacing(np.abs(exact).astype(np.float16)).astype(np.float64)
+    assert steps.max() <= 1.0, p[np.argmax(steps)]
+
+
+@pytest.mark.task("04.7", "04.8")
+def test_the_element_functions_leave_the_callers_arrays_alone():
+    p, x, y = np.array([0.2, 0.5, 0.9]), np.array([-3.0, 0.5, 40.0]), np.array([0.0, 1.0, 0.3])
+    pw = np.array([2.0, 0.5, 1.0])
+    before = [a.copy() for a in (p, x, y, pw)]
+    _bce_elements(p, y)
+    _bce_with_logits_elements(x, y, None)
+    _bce_with_logits_elements(x, y, pw)
+    for name, a, b in zip(("p", "x", "y", "pos_weight"), (p, x, y, pw), before):
+        assert np.array_equal(a, b), f"the element functions changed the caller's {name}: {b} became {a}"

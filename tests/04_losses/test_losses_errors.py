@@ -198,6 +198,15 @@ def test_bce_target_outside_unit_interval_is_rejected(form, bad, shown):
 
 
 @pytest.mark.parametrize("form", FORMS)
+@pytest.mark.parametrize("which", ["input", "target"])
+def test_a_float16_value_outside_the_unit_interval_is_named_as_float16_shows_it(form, which):
+    # the checks run on the float16 numbers, before the forward widens them to float32 (1.1 would show as 1.0996094)
+    bad, good = np.array([0.5, 1.1], np.float16), np.array([0.5, 0.5], np.float16)
+    with raises_naming(ValueError, r"got 1\.1 ", which):
+        _bce(form, *((bad, good) if which == "input" else (good, bad)))
+
+
+@pytest.mark.parametrize("form", FORMS)
 def test_bce_shape_mismatch_names_both_shapes(form):
     with raises_naming(ValueError, r"\(4, 1\)", r"\(4,\)"):
         _bce(form, np.full((4, 1), 0.5), np.ones(4))

@@ -4,6 +4,7 @@ Timings themselves are never asserted: the benchmark reports them, MET or NOT ME
 """
 import importlib.util
 
+import numpy as np
 import pytest
 from tito_support import REPO, run_tito
 
@@ -112,18 +113,47 @@ def test_the_floors_time_each_hard_case_and_say_what_stands_in_its_way(bench, ca
     assert not any(line.startswith(("CE 128 x 50000", "CE 32 x 10")) for line in lines)  # --only left them out
 
 
-def test_every_cross_entropy_logits_and_training_case_has_floors_of_its_own_shape(bench):
+@pytest.fixture
+def floors():
     spec = importlib.util.spec_from_file_location("floors_losses", REPO / "benchmarks" / "floors_losses.py")
-    floors_losses = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(floors_losses)
-    labels = [c.label for c in bench.cases() if c.label.startswith(("CE ", "BCE with logits", "digits MLP"))]
-    found = floors_losses.floor_cases(bench)
-    assert [label for label, *_ in found] == labels
-    shapes = {c.label: c.shape for c in bench.cases()}
-    assert shapes["CE 128 x 50000, class weights"] == (128, 50000) and shapes["CE (16, 21, 64, 64) K-dim"] == (
-        16, 21, 64, 64) and shapes["BCE with logits 4096 x 1000"] == (4096, 1000)
-    (_, _, ways), = [f for f in found if f[0] == "BCE with logits 10^6"]
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_every_cross_entropy_logits_and_training_case_has_floors_of_its_own_shape(bench, floors):
+    found = {label: (shape, build) for label, shape, build in floors.floor_cases(bench)}
+    assert len(found) == 14 + 2 + 2 and not any(label.startswith(("MSE", "BCE 1", "BCE 4")) for label in found)
+    expected = {"CE 8 x 10": (8, 10), "CE 128 x 50000, class weights": (128, 50000),
+                "CE (16, 21, 64, 64) K-dim": (16, 21, 64, 64), "BCE with logits 10^6": (10**6,),
+                "BCE with logits 4096 x 1000": (4096, 1000), "digits MLP step, batch 1024": (1024, 64)}
+    assert {label: found[label][0] for label in expected} == expected
+    floor, ways = found["CE 8 x 10"][1]()
+    assert floor()[1].shape == (8, 10) and len(ways) == 3  # the gradient of the case's logits; three ways
+    floor, ways = found["BCE with logits 10^6"][1]()
+    assert floor()[1].shape == (10**6,)
     assert len(ways) == 6  # log1p and log, each on one core, in two halves and in blocks (two threads)
+    assert [label for label, *_ in floors.floor_cases(bench, ["50000"])] == [
+        "CE 128 x 50000", "CE 128 x 50000, label smoothing 0.1", "CE 128 x 50000, class weights",
+        "CE 128 x 50000, weights + smoothing"]
+
+
+@pytest.mark.parametrize("n, unit", [(0, 1), (1, 1), (5, 1), (10**6, 1), (4096 * 1000, 1), (16, 21 * 4096),
+                                     (256, 10000), (3, 50000)])
+def test_each_way_of_the_irreducible_passes_covers_every_index_once(floors, n, unit):
+    seen = []
+    whole, halves, blocks = floors._ways(n, seen.append, unit)
+    for way in (whole, halves, blocks):
+        seen.clear()
+        way()
+        counts = np.zeros(n, int)
+        for part in seen:
+            counts[part] += 1
+        assert (counts == 1).all()
+    assert all(part.stop > part.start for part in seen)  # the blocks: none empty
+    if n * unit > 2**18:  # more than one block: an even number of them, within one index of the same size
+        sizes = [part.stop - part.start for part in seen]
+        assert len(sizes) % 2 == 0 and max(sizes) - min(sizes) <= 1
 
 
 def test_floors_for_no_case_list_the_cases_that_have_them(bench, capsys):

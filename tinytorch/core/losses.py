@@ -691,16 +691,12 @@ def _bce_elements(p, y):
     """
     ### BEGIN SOLUTION 04.7
     log_p = np.maximum(np.log(p), -100)  # log(0) = -inf, clamped to -100
-    # log(1 - p) as np.log1p(-p) would give it, but through np.log (see "log1p through log" above): u = 1 - p
-    # rounds, 1 - u is what was really taken away, and the rest, (1 - u) - p, is added back to log(u)
+    # log(1 - p) through np.log, quicker than np.log1p(-p) where that is not vectorised ("log1p through log",
+    # above): u = 1 - p rounds, (1 - u) - p is exactly what the rounding lost, and log(u) gets it back
     u = 1 - p
-    log_1mp = np.log(u)
-    np.subtract(1, u, out=u)
-    u -= p
-    log_1mp += u
-    np.maximum(log_1mp, -100, out=log_1mp)
+    log_1mp = np.maximum(np.log(u) + ((1 - u) - p), -100)  # the lost part is added as is, not over u: see above
     # PyTorch's 1e-12 is a float32 number; using the same one keeps float64 gradients at p = 0 or 1 identical.
-    # With float16 p, np.maximum promotes to float32 (float16 cannot hold 1e-12), as PyTorch computes it.
+    # (The forward computes float16 in float32; given float16 p, np.maximum promotes to float32, as PyTorch does.)
     return -y * log_p - (1 - y) * log_1mp, (p - y) / np.maximum(p * (1 - p), np.float32(1e-12))
     ### END SOLUTION
 
@@ -712,12 +708,12 @@ class BinaryCrossEntropyFunction(Function):
     def forward(ctx, input, target, weight=None, reduction="mean"):
         _check_reduction(reduction)
         p = _as_float(input)
-        dtype = p.dtype  # of the results
-        p = p.astype(_accumulator(dtype), copy=False)  # float16 is computed in float32, as with logits
         y = _as_float(target, p.dtype)
         _check_same_shape("binary_cross_entropy", p, y)
         _check_unit_interval("input", p)
         _check_unit_interval("target", y)
+        dtype = p.dtype  # of the results; float16 is computed in float32 (after the checks), as with logits
+        p, y = p.astype(_accumulator(dtype), copy=False), y.astype(_accumulator(dtype), copy=False)
         w = _broadcast_weight(weight, p.shape, p.dtype, "weight")
         # float16: the gradient, 1e12 at p = 0 or 1, rounds to inf, as in PyTorch
         return _elementwise_loss(ctx, _bce_elements, p, y, weight=w, reduction=reduction, dtype=dtype)
@@ -744,20 +740,19 @@ def _bce_with_logits_elements(x, y, pos_weight):
     Shape: x and y the same, pos_weight None (pw = 1) or of their shape -> two arrays of that shape.
     """
     ### BEGIN SOLUTION 04.8
-    # Written step by step into arrays this function makes (never into x or y): each temporary of a block
-    # costs time to allocate, so a few are reused.
-    z = np.empty_like(x)  # an array even for a single number (np.abs of one gives a NumPy scalar)
+    # Written step by step into three arrays made here (never into x or y), arrays even for a single number (a
+    # ufunc of a 0-d array gives a NumPy scalar): each temporary of a block costs time to allocate.
+    z, u, softplus = np.empty_like(x), np.empty_like(x), np.empty_like(x)
     np.abs(x, out=z)
     np.negative(z, out=z)
-    np.exp(z, out=z)  # exp of numbers <= 0 only: no overflow
-    # log(1 + z) as np.log1p(z) would give it, but through np.log (see the text above: several times quicker
-    # where NumPy's log1p is not vectorised): u = 1 + z rounds, u - 1 is what was really added, and the rest of
-    # z, z - (u - 1), is added back to log(u) (log(u + d) = log(u) + d / u, near enough for a d that small)
-    u = z + 1
-    softplus = np.log(u)
+    np.exp(z, out=z)  # z = exp(-|x|), of numbers <= 0 only: no overflow
+    # log(1 + z) through np.log, as for binary cross entropy ("log1p through log", above): u = 1 + z rounds,
+    # z - (u - 1) is exactly what the rounding lost, and log(u) gets it back (added as is, not over u)
+    np.add(z, 1, out=u)
+    np.log(u, out=softplus)
     u -= 1
     z -= u
-    softplus += z  # log(1 + exp(-|x|)), to about one rounding
+    softplus += z  # log(1 + exp(-|x|))
     log_sigmoid = np.minimum(x, 0, out=z)  # against the number 0: quicker than against an array of zeros
     log_sigmoid -= softplus  # min(x, 0) - log(1 + exp(-|x|))
     sigmoid = np.exp(log_sigmoid, out=softplus)  # softplus is not needed any more
