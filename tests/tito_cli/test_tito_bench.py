@@ -49,13 +49,18 @@ def test_the_benchmark_gets_the_options_and_this_courses_package(course):
     assert str(course / "tinytorch") in r.stdout
 
 
-@pytest.fixture
-def bench():
-    """benchmarks/bench_losses.py as a module (it puts this checkout's tinytorch first on the path)."""
-    spec = importlib.util.spec_from_file_location("bench_losses", REPO / "benchmarks" / "bench_losses.py")
+def _benchmark(name):
+    """benchmarks/NAME.py as a module."""
+    spec = importlib.util.spec_from_file_location(name, REPO / "benchmarks" / f"{name}.py")
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
+
+
+@pytest.fixture
+def bench():
+    """benchmarks/bench_losses.py as a module (it puts this checkout's tinytorch first on the path)."""
+    return _benchmark("bench_losses")
 
 
 def test_the_stretch_grader_says_plainly_when_the_task_is_still_the_stub(bench, monkeypatch, capsys):
@@ -115,10 +120,8 @@ def test_the_floors_time_each_hard_case_and_say_what_stands_in_its_way(bench, ca
 
 @pytest.fixture
 def floors():
-    spec = importlib.util.spec_from_file_location("floors_losses", REPO / "benchmarks" / "floors_losses.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    """benchmarks/floors_losses.py as a module (the instructor's copy has it)."""
+    return _benchmark("floors_losses")
 
 
 def test_every_cross_entropy_logits_and_training_case_has_floors_of_its_own_shape(bench, floors):
