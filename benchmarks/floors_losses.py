@@ -1,4 +1,4 @@
-"""Floors for the hard cases, timed against ours and PyTorch's whole forward + backward in the same rotating blocks
+"""Floors for every case of the table, timed against ours and PyTorch's whole forward + backward in the same rotating blocks
 (`tito bench losses --floors`).
 
 Two floors per case:
@@ -6,8 +6,9 @@ Two floors per case:
   checks, no protocol). Where it is faster than PyTorch and ours is not, the difference is Python around the calls:
   the module protocol, the input checks the contract asks for, and the structure of the student tasks.
 - the irreducible passes: only what NumPy cannot do without (for cross entropy one exp per logit, one sum per row
-  and one write of the gradient; for the binary cross entropy of logits exp(-|x|), the log of 1 + that, by the
-  faster of np.log1p and np.log, and one division for the sigmoid; for the training step its six matrix products,
+  and one write of the gradient; for MSE x - y, one read of it for the sum and one scaling write; for the binary
+  cross entropy of probabilities 1 - p, the two logs and one division; for that of logits exp(-|x|), the log of
+  1 + that, by the faster of np.log1p and np.log, and one division for the sigmoid; for the training step its six matrix products,
   the input gradient that our API returns included), timed on one core, shared between two threads in halves, and
   in cache-sized blocks shared between two threads: the fastest of these ways. Where even that is slower than
   PyTorch's whole step, NumPy cannot meet the target, whatever the Python around it: that is the measured proof.
@@ -48,14 +49,32 @@ def numpy_cross_entropy_kdim(x, t):
     return loss, e.reshape(x.shape)
 
 
+def numpy_mse(x, y):
+    """Mean squared error, forward and backward, on the whole arrays: the differences, one dot product of them (in
+    float32: less accurate than the loss's, which adds 65,536 squares at a time in float64) and the scaled gradient."""
+    d = (x - y).reshape(-1)
+    loss = float(np.dot(d, d)) / d.size
+    d *= 2 / d.size
+    return loss, d
+
+
+def numpy_bce(p, y):
+    """Binary cross entropy of probabilities, mean, forward and backward, on the whole arrays, with plain
+    np.log(1 - p) (less accurate than the loss's for small p, and no slower)."""
+    log_p, log_1mp = np.maximum(np.log(p), -100), np.maximum(np.log(1 - p), -100)
+    loss = -np.add.reduce(log_1mp + y * (log_p - log_1mp), axis=None) / p.size
+    return loss, (p - y) / np.maximum(p * (1 - p), np.float32(1e-12)) / p.size
+
+
 def numpy_bce_with_logits(x, y):
     """Binary cross entropy of logits, mean, forward and backward, on the whole arrays (NumPy runs on one core); the
-    log of 1 + z through np.log with its correction, as the loss does (quicker than np.log1p where that is a loop)."""
+    log of 1 + z through np.log with its correction, as the loss does (quicker than np.log1p where that is a loop),
+    and the sigmoid as max(z, [x >= 0]) / (1 + z), as the loss does (quicker than a second exp)."""
     z = np.exp(-np.abs(x))
     u = 1 + z
-    log_sigmoid = np.minimum(x, 0) - (np.log(u) + (z - (u - 1)))
-    loss = np.add.reduce((1 - y) * x - log_sigmoid, axis=None) / x.size
-    return loss, (np.exp(log_sigmoid) - y) / x.size
+    step = (x >= 0).astype(x.dtype)
+    loss = np.add.reduce((step - y) * x + (np.log(u) + (z - (u - 1))), axis=None) / x.size
+    return loss, (np.maximum(z, step) / u - y) / x.size
 
 
 def numpy_mlp_step(x, y, params, lr):
@@ -106,6 +125,33 @@ def irreducible_cross_entropy(x):
                 s = np.add.reduce(out, axis=0)
                 out *= 1.0 / s
     return _ways(x.shape[0], work, x[0].size)
+
+
+def irreducible_mse(x, y):
+    """x - y into the gradient's buffer, one read of it for the sum of squares and one scaling write: a ufunc takes
+    at most two operands, so the gradient 2 (x - y) / n is at least these two passes, and the loss one more."""
+    xs, ys, g = x.reshape(-1), y.reshape(-1), np.empty(x.size, x.dtype)
+
+    def work(part):
+        np.subtract(xs[part], ys[part], out=g[part])
+        np.dot(g[part], g[part])
+        g[part] *= 2 / x.size
+    return _ways(x.size, work)
+
+
+def irreducible_bce(p):
+    """The transcendental passes and the one division: 1 - p, log p, log(1 - p) and p / (1 - p) (the gradient is at
+    least one division), into arrays of the block's size."""
+    flat, out = p.reshape(-1), np.empty(p.size, p.dtype)
+
+    def work(part):
+        n = part.stop - part.start
+        u, a = _scratch((n,), p.dtype), _scratch((n,), p.dtype, slot=1)  # the thread's own, reused
+        np.subtract(1, flat[part], out=u)
+        np.log(flat[part], out=a)
+        np.log(u, out=out[part])
+        np.divide(flat[part], u, out=out[part])
+    return _ways(p.size, work)
 
 
 def irreducible_bce_with_logits(x):
@@ -165,10 +211,9 @@ def thread_handoff(tries=2000):
 
 # ---------------------------------------------------------------------------------------------- the cases
 def floor_cases(bench, only=None):
-    """[(case label, shape, build)] for the table's cases that have floors: every cross entropy, binary cross entropy
-    of logits and training step (MSE and the binary cross entropy of probabilities, a few cheap passes each, have
-    none), those whose label contains one of `only` if given. build() makes the inputs of that shape and returns
-    (plain floor, (irreducible passes, each way of doing them))."""
+    """[(case label, shape, build)] for every case of the table, those whose label contains one of `only` if given.
+    build() makes the inputs of that shape (as the case does) and returns (plain floor, (irreducible passes, each
+    way of doing them))."""
     def logits(shape):
         rng = np.random.default_rng(0)
         x = rng.standard_normal(shape, dtype=np.float32)
@@ -192,7 +237,19 @@ def floor_cases(bench, only=None):
         params = [rng.uniform(-0.1, 0.1, size).astype(np.float32) for size in ((128, 64), (128,), (10, 128), (10,))]
         return (lambda: numpy_mlp_step(x, y, params, 0.1)), irreducible_mlp_step(x, params)
 
-    builders = {"CE ": cross_entropy, "BCE with logits ": bce_with_logits, "digits MLP step, ": mlp}
+    def mse(shape):
+        rng = np.random.default_rng(0)
+        x, y = rng.standard_normal(shape, dtype=np.float32), rng.standard_normal(shape, dtype=np.float32)
+        return (lambda: numpy_mse(x, y)), irreducible_mse(x, y)
+
+    def bce(shape):
+        rng = np.random.default_rng(0)
+        p = rng.uniform(0.01, 0.99, shape).astype(np.float32)
+        y = (rng.uniform(size=shape) < 0.5).astype(np.float32)
+        return (lambda: numpy_bce(p, y)), irreducible_bce(p)
+
+    builders = {"CE ": cross_entropy, "MSE ": mse, "BCE with logits ": bce_with_logits, "BCE ": bce,
+                "digits MLP step, ": mlp}  # the first prefix that a label starts with
     found = []
     for case in bench.cases():
         build = next((b for prefix, b in builders.items() if case.label.startswith(prefix)), None)
@@ -208,7 +265,7 @@ def run_floors(args, bench):
         return 0
     threads = torch.get_num_threads()
     cases = {case.label: case for case in bench.cases()}
-    print("NumPy's floors for the hard cases, against PyTorch's whole forward + backward (see floors_losses.py):")
+    print("NumPy's floors for each case, against PyTorch's whole forward + backward (see floors_losses.py):")
     print("plain floor: the fewest NumPy calls, whole arrays, one core, no checks, no protocol;")
     print("irreducible: only the passes that NumPy cannot do without (see floors_losses.py), the fastest of one core,\n"
           "two halves in two threads, and cache-sized blocks shared by two threads")

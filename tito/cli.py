@@ -92,7 +92,7 @@ def build_parser() -> argparse.ArgumentParser:
                                    "PyTorch (when installed), with MET or NOT MET against the performance contract.\n"
                                    "It measures: exit 0 whether or not targets are met, 1 only if it cannot run.\n"
                                    "--stretch grades the optional Task 04.9, your own row kernel; --floors times the\n"
-                                   "fewest NumPy calls of the hard cases against PyTorch.",
+                                   "fewest NumPy calls of each case against PyTorch.",
                        epilog="examples:\n  tito bench losses\n  tito bench losses --quick\n"
                               "  tito bench losses --only 'CE 8 x 10'\n  tito bench losses --stretch")
     _add_module_arg(p, allow_all=False)
@@ -100,7 +100,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--rounds", type=int, metavar="N", help="rounds of timed blocks per contender (default 5)")
     p.add_argument("--only", action="append", metavar="TEXT", help="only the cases whose name contains TEXT")
     p.add_argument("--stretch", action="store_true", help="grade Task 04.9 (_softmax_rows_stretch) instead")
-    p.add_argument("--floors", action="store_true", help="time the fewest NumPy calls of the hard cases instead")
+    p.add_argument("--floors", action="store_true", help="time the fewest NumPy calls of each case instead")
     return parser
 
 

@@ -124,10 +124,11 @@ def floors():
     return _benchmark("floors_losses")
 
 
-def test_every_cross_entropy_logits_and_training_case_has_floors_of_its_own_shape(bench, floors):
+def test_every_case_has_floors_of_its_own_shape(bench, floors):
     found = {label: (shape, build) for label, shape, build in floors.floor_cases(bench)}
-    assert len(found) == 14 + 2 + 2 and not any(label.startswith(("MSE", "BCE 1", "BCE 4")) for label in found)
-    expected = {"CE 8 x 10": (8, 10), "CE 128 x 50000, class weights": (128, 50000),
+    assert list(found) == [case.label for case in bench.cases()]
+    expected = {"CE 8 x 10": (8, 10), "CE 128 x 50000, class weights": (128, 50000), "MSE 10^6": (10**6,),
+                "BCE 4096 x 1000": (4096, 1000),
                 "CE (16, 21, 64, 64) K-dim": (16, 21, 64, 64), "BCE with logits 10^6": (10**6,),
                 "BCE with logits 4096 x 1000": (4096, 1000), "digits MLP step, batch 1024": (1024, 64)}
     assert {label: found[label][0] for label in expected} == expected
@@ -136,6 +137,13 @@ def test_every_cross_entropy_logits_and_training_case_has_floors_of_its_own_shap
     floor, ways = found["BCE with logits 10^6"][1]()
     assert floor()[1].shape == (10**6,)
     assert len(ways) == 6  # log1p and log, each on one core, in two halves and in blocks (two threads)
+    for label, loss in (("MSE 4096 x 1000", "mse_loss"), ("BCE 4096 x 1000", "binary_cross_entropy")):
+        floor, ways = found[label][1]()  # the plain floor is the case's loss and gradient, as PyTorch has them
+        value, grad = floor()
+        assert grad.size == 4096 * 1000 and len(ways) == 3
+        if bench.torch is not None:
+            case = {c.label: c for c in bench.cases()}[label]
+            np.testing.assert_allclose(grad.reshape(-1), case.build()[1]().numpy().reshape(-1), rtol=1e-4, atol=1e-12)
     assert [label for label, *_ in floors.floor_cases(bench, ["50000"])] == [
         "CE 128 x 50000", "CE 128 x 50000, label smoothing 0.1", "CE 128 x 50000, class weights",
         "CE 128 x 50000, weights + smoothing"]
@@ -162,6 +170,6 @@ def test_each_way_of_the_irreducible_passes_covers_every_index_once(floors, n, u
 def test_floors_for_no_case_list_the_cases_that_have_them(bench, capsys):
     if bench.torch is None:
         pytest.skip("the floors are measured against PyTorch")
-    assert bench.main(["--floors", "--only", "MSE"]) == 2
+    assert bench.main(["--floors", "--only", "no such case"]) == 2
     out = capsys.readouterr().out
-    assert "no case with floors matches ['MSE']" in out and "CE 128 x 50000, class weights" in out
+    assert "no case with floors matches ['no such case']" in out and "CE 128 x 50000, class weights" in out

@@ -740,28 +740,34 @@ def _bce_with_logits_elements(x, y, pos_weight):
     Shape: x and y the same, pos_weight None (pw = 1) or of their shape -> two arrays of that shape.
     """
     ### BEGIN SOLUTION 04.8
-    # Written step by step into three arrays made here (never into x or y), arrays even for a single number (a
-    # ufunc of a 0-d array gives a NumPy scalar): each temporary of a block costs time to allocate.
-    z, u, softplus = np.empty_like(x), np.empty_like(x), np.empty_like(x)
+    # Written step by step into arrays made here (never into x or y), arrays even for a single number (a ufunc
+    # of a 0-d array gives a NumPy scalar): each temporary of a block costs time to allocate.
+    z, u, softplus, sigmoid = np.empty_like(x), np.empty_like(x), np.empty_like(x), np.empty_like(x)
     np.abs(x, out=z)
     np.negative(z, out=z)
-    np.exp(z, out=z)  # z = exp(-|x|), of numbers <= 0 only: no overflow
-    # log(1 + z) through np.log, as for binary cross entropy ("log1p through log", above): u = 1 + z rounds,
-    # z - (u - 1) is exactly what the rounding lost, and log(u) gets it back (added as is, not over u)
+    np.exp(z, out=z)  # z = exp(-|x|), of numbers <= 0 only: no overflow; the only exp
     np.add(z, 1, out=u)
     np.log(u, out=softplus)
+    step = np.greater_equal(x, 0, out=sigmoid)  # 1.0 where x >= 0, else 0.0 (and for NaN)
+    if pos_weight is None:  # (1 - y) x - min(x, 0) = ([x >= 0] - y) x: one rounding, as (1 - y) x
+        loss = np.subtract(step, y, out=np.empty_like(x))
+        loss *= x
+    # sigmoid(x) = 1 / (1 + z) for x >= 0 and z / (1 + z) for x < 0: the larger of z and [x >= 0], over u
+    np.maximum(z, step, out=sigmoid)
+    sigmoid /= u
+    # log(1 + z) through np.log, as for binary cross entropy ("log1p through log", above): u = 1 + z rounds,
+    # z - (u - 1) is exactly what the rounding lost, and log(u) gets it back (added as is, not over u)
     u -= 1
     z -= u
     softplus += z  # log(1 + exp(-|x|))
-    log_sigmoid = np.minimum(x, 0, out=z)  # against the number 0: quicker than against an array of zeros
-    log_sigmoid -= softplus  # min(x, 0) - log(1 + exp(-|x|))
-    sigmoid = np.exp(log_sigmoid, out=softplus)  # softplus is not needed any more
-    loss = np.subtract(1, y, out=u)
-    loss *= x  # (1 - y) x
     if pos_weight is None:
-        loss -= log_sigmoid
+        loss += softplus  # (1 - y) x - log sigmoid(x)
         sigmoid -= y
         return loss, sigmoid
+    log_sigmoid = np.minimum(x, 0, out=z)
+    log_sigmoid -= softplus  # min(x, 0) - log(1 + exp(-|x|))
+    loss = np.subtract(1, y, out=u)
+    loss *= x  # (1 - y) x
     positive = 1 + (pos_weight - 1) * y
     loss -= positive * log_sigmoid
     sigmoid *= positive
