@@ -9,7 +9,7 @@ thread, measured in the same run) at every size; cross entropy over a large voca
 PyTorch's time, with a peak extra memory of at most 1.05 x the logits' size with every option. The digits
 training step (Linear 64->128, ReLU, Linear 128->10, cross entropy, the update p -= lr * p.grad) counts too.
 `--stretch` grades Task 04.9, your `_softmax_rows_stretch`, against the given kernel and PyTorch
-(stretch_losses.py); `--floors` times the fewest NumPy calls each hard case needs, against PyTorch's whole
+(stretch_losses.py); `--floors` times the fewest NumPy calls each case needs, against PyTorch's whole
 forward + backward: where those alone are slower, NumPy cannot meet the target (floors_losses.py).
 """
 import argparse
@@ -362,7 +362,7 @@ def main(argv=None):
                         help="only the cases whose label contains TEXT (repeatable), e.g. --only 'CE 8 x'")
     parser.add_argument("--stretch", action="store_true", help="grade Task 04.9, your _softmax_rows_stretch")
     parser.add_argument("--floors", action="store_true",
-                        help="time the fewest NumPy calls each hard case needs, against PyTorch's whole step")
+                        help="time the fewest NumPy calls each case needs, against PyTorch's whole step")
     args = parser.parse_args(argv)
     args.rounds = 2 if args.quick else max(1, args.rounds)
     args.budget = 0.03 if args.quick else 0.1  # seconds per block
