@@ -1,5 +1,5 @@
-"""Floors for every case of the table, timed against ours and PyTorch's whole forward + backward in the same rotating blocks
-(`tito bench losses --floors`).
+"""Floors for every case of the table, timed against ours and PyTorch's whole forward + backward in the same
+rotating blocks (`tito bench losses --floors`).
 
 Two floors per case:
 - the plain floor: the fewest NumPy calls of the whole computation, written plainly (whole arrays, one core, no
@@ -8,10 +8,11 @@ Two floors per case:
 - the irreducible passes: only what NumPy cannot do without (for cross entropy one exp per logit, one sum per row
   and one write of the gradient; for MSE x - y, one read of it for the sum and one scaling write; for the binary
   cross entropy of probabilities 1 - p, the two logs and one division; for that of logits exp(-|x|), the log of
-  1 + that, by the faster of np.log1p and np.log, and one division for the sigmoid; for the training step its six matrix products,
-  the input gradient that our API returns included), timed on one core, shared between two threads in halves, and
-  in cache-sized blocks shared between two threads: the fastest of these ways. Where even that is slower than
-  PyTorch's whole step, NumPy cannot meet the target, whatever the Python around it: that is the measured proof.
+  1 + that, by the faster of np.log1p and np.log, and one division for the sigmoid; for the training step its six
+  matrix products, the input gradient that our API returns included), timed on one core, shared between two
+  threads in halves, and in cache-sized blocks shared between two threads: the fastest of these ways. Where even
+  that is slower than PyTorch's whole step, NumPy cannot meet the target, whatever the Python around it: that is
+  the measured proof.
 Class weights and label smoothing only add passes to a cross entropy, so its plain floor and irreducible passes
 are those of the plain loss of the same shape: lower bounds for those cases too.
 A companion of bench_losses.py, which passes itself in as `bench`.
@@ -60,7 +61,7 @@ def numpy_mse(x, y):
 
 def numpy_bce(p, y):
     """Binary cross entropy of probabilities, mean, forward and backward, on the whole arrays, with plain
-    np.log(1 - p) (less accurate than the loss's for small p, and no slower)."""
+    np.log(1 - p): less accurate than the loss's way for small p, and a pass shorter."""
     log_p, log_1mp = np.maximum(np.log(p), -100), np.maximum(np.log(1 - p), -100)
     loss = -np.add.reduce(log_1mp + y * (log_p - log_1mp), axis=None) / p.size
     return loss, (p - y) / np.maximum(p * (1 - p), np.float32(1e-12)) / p.size
