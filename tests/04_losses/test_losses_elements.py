@@ -4,14 +4,24 @@ import numpy as np
 import pytest
 from gradcheck import numerical_grad
 
+from tinytorch.core import losses
 from tinytorch.core.autograd import Context
 from tinytorch.core.losses import (
     MSELossFunction,
     _bce_elements,
     _bce_with_logits_elements,
+    _log1p,
+    _log1p_is_quick,
     _mse_block,
     binary_cross_entropy,
 )
+
+
+@pytest.fixture(params=[True, False], ids=["np.log1p", "log1p through np.log"])
+def each_log1p(request, monkeypatch):
+    """Each of the two ways the given _log1p can take, whichever this machine's import chose."""
+    monkeypatch.setattr(losses, "_QUICK_LOG1P", request.param)
+    return request.param
 
 
 def _derivative_matches_the_loss(elements, x, *others):
@@ -100,7 +110,7 @@ def test_bce_with_logits_elements_stay_finite_and_exact_at_large_logits():
 
 @pytest.mark.task("04.8")
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
-def test_bce_with_logits_elements_keep_log1p_accuracy_where_1_plus_exp_rounds(dtype):
+def test_bce_with_logits_elements_keep_log1p_accuracy_where_1_plus_exp_rounds(dtype, each_log1p):
     # y = 1: the loss is log(1 + exp(-x)); from x = 17 on (float32; 37 for float64) 1 + exp(-x) rounds to 1, and the
     # loss is exp(-x) only if what the rounding lost is kept (log1p, or log with a correction)
     x = np.array([0.1, 5.0, 15.0, 16.6, 17.5, 18.4, 30.0, 36.0, 37.5, 60.0], dtype)
@@ -111,7 +121,7 @@ def test_bce_with_logits_elements_keep_log1p_accuracy_where_1_plus_exp_rounds(dt
 
 @pytest.mark.task("04.7")
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
-def test_bce_elements_keep_log1p_accuracy_for_tiny_and_large_probabilities(dtype):
+def test_bce_elements_keep_log1p_accuracy_for_tiny_and_large_probabilities(dtype, each_log1p):
     # y = 0: the loss is -log(1 - p); for p below half a rounding of 1, 1 - p rounds to 1 and the loss is p only if
     # what the rounding lost is kept (log1p, or log with a correction); subnormal p included
     tiny = np.finfo(dtype).smallest_subnormal * 3
@@ -121,7 +131,7 @@ def test_bce_elements_keep_log1p_accuracy_for_tiny_and_large_probabilities(dtype
 
 
 @pytest.mark.task("04.7", "04.8")
-def test_the_element_functions_take_a_single_number_as_a_0d_array():
+def test_the_element_functions_take_a_single_number_as_a_0d_array(each_log1p):
     loss, derivative = _bce_elements(np.array(0.25), np.array(1.0))
     assert loss.shape == derivative.shape == () and np.isclose(loss, np.log(4.0))
     loss, derivative = _bce_with_logits_elements(np.array(2.0), np.array(1.0), None)
@@ -131,7 +141,7 @@ def test_the_element_functions_take_a_single_number_as_a_0d_array():
 
 @pytest.mark.task("04.7")
 @pytest.mark.parametrize("y", [0.0, 1.0])
-def test_float16_bce_is_float64_bce_rounded_to_float16_within_one_step(y):
+def test_float16_bce_is_float64_bce_rounded_to_float16_within_one_step(y, each_log1p):
     # every float16 probability: the loss and gradient, computed in float32 and rounded once, are within one float16
     # step of the exact numbers rounded; the gradient of p = 0 or 1 (about 1e12) is inf in float16, as in PyTorch
     p = np.arange(0, 2**16, dtype=np.uint16).view(np.float16)
@@ -146,7 +156,7 @@ def test_float16_bce_is_float64_bce_rounded_to_float16_within_one_step(y):
 
 
 @pytest.mark.task("04.7", "04.8")
-def test_the_element_functions_leave_the_callers_arrays_alone():
+def test_the_element_functions_leave_the_callers_arrays_alone(each_log1p):
     p, x, y = np.array([0.2, 0.5, 0.9]), np.array([-3.0, 0.5, 40.0]), np.array([0.0, 1.0, 0.3])
     pw = np.array([2.0, 0.5, 1.0])
     before = [a.copy() for a in (p, x, y, pw)]
@@ -155,3 +165,32 @@ def test_the_element_functions_leave_the_callers_arrays_alone():
     _bce_with_logits_elements(x, y, pw)
     for name, a, b in zip(("p", "x", "y", "pos_weight"), (p, x, y, pw), before):
         assert np.array_equal(a, b), f"the element functions changed the caller's {name}: {b} became {a}"
+
+
+@pytest.mark.task("04.7", "04.8")
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_the_given_log1p_is_as_accurate_as_np_log1p_either_way(dtype, each_log1p):
+    tiny = np.finfo(dtype).smallest_subnormal
+    z = np.array([-1.0, -0.99, -0.5, -0.2191243, -1e-5, -3e-8, -tiny, 0.0, tiny, 1e-30, 1e-8, 0.3, 0.5, 1.0], dtype)
+    with np.errstate(divide="ignore"):  # log(0) at z = -1: -inf, as np.log1p gives
+        exact, result = np.log1p(z.astype(np.float64)), _log1p(z)
+    assert result.dtype == dtype and result[0] == -np.inf
+    np.testing.assert_allclose(result[1:], exact[1:], rtol=8 * np.finfo(dtype).eps, atol=0)
+
+
+@pytest.mark.task("04.7", "04.8")
+def test_the_given_log1p_writes_only_into_out_which_may_be_z(each_log1p):
+    z = np.array([1e-9, 0.25, 1.0])
+    u, before = 1 + z, z.copy()
+    out = np.full(3, np.nan)
+    assert _log1p(z, u, out=out) is out and not np.isnan(out).any()
+    assert np.array_equal(z, before) and np.array_equal(u, 1 + before)  # z and u left alone
+    assert _log1p(z, u, out=z) is z  # in place: the lost part is taken before z is overwritten
+    np.testing.assert_allclose(z, np.log1p(before), rtol=1e-15)
+    single = _log1p(np.array(1e-9), out=np.empty(()))
+    assert single.shape == () and np.isclose(single, np.log1p(1e-9), rtol=1e-15, atol=0)
+    assert np.isclose(_log1p(np.float64(-1e-9)), np.log1p(-1e-9), rtol=1e-15, atol=0)  # a NumPy number, without out
+
+
+def test_the_log1p_timing_answers_true_or_false():
+    assert _log1p_is_quick(n=256, repeats=2) in (True, False)

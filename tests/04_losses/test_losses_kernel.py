@@ -106,11 +106,11 @@ def test_the_elementwise_losses_share_their_blocks_evenly_among_the_cores(monkey
         seen.append(list(blocks))
         return original(work, blocks, threads=threads)
     monkeypatch.setattr(losses, "_map_blocks", spy)
-    x = np.random.default_rng(4).normal(size=(100, 40000)).astype(np.float32)  # rows of 40,000: at most 3 a block
+    x = np.random.default_rng(4).normal(size=(100, 40000)).astype(np.float32)  # rows of 40,000: at most 13 a block
     y = (x > 0).astype(np.float32)
     losses.binary_cross_entropy_with_logits(x, y)
     losses.mse_loss(x, y)
-    assert [len(b) for b in seen] == [34, 32]  # 34 blocks of 2-3 rows (not 25 of 4); 32 of 125,000 numbers
+    assert [len(b) for b in seen] == [8, 4]  # 8 blocks of 12-13 rows (not 7 of 13 and one of 9); 4 of 10**6 numbers
 
 
 @pytest.mark.parametrize("shape, hook, starts", [
@@ -367,9 +367,9 @@ def test_mse_on_many_blocks_in_two_threads_equals_the_whole_array_formula(reduct
 @pytest.mark.task("04.1")
 def test_mse_blocks_end_where_the_input_does_and_a_transposed_input_is_read_in_its_own_order():
     rng = np.random.default_rng(19)
-    x, y = rng.normal(size=(300, 1001)).T, rng.normal(size=(1001, 300))  # not contiguous; 300,300 numbers: 4 blocks
+    x, y = rng.normal(size=(300, 1001)).T, rng.normal(size=(1001, 300))  # not contiguous; 300,300 numbers
     ctx = Context()
-    value = _squared_error(ctx, x, y, "mean")
+    value = _squared_error(ctx, x, y, "mean", block=2**17)  # 4 blocks
     np.testing.assert_allclose(value, ((x - y) ** 2).mean(), rtol=1e-12)
     np.testing.assert_allclose(ctx.saved_tensors[0], 2 * (x - y) / x.size, rtol=1e-12)
     ctx = Context(needs_grad=False)  # no backward: nothing saved, the differences go into scratch arrays

@@ -9,6 +9,7 @@ __all__ = ['Reduction', 'MSELossFunction', 'mse_loss', 'LogSoftmaxFunction', 'lo
 # %% ../../modules/04_losses/losses.ipynb #losses-imports
 import functools
 import numbers
+import time
 from typing import Literal, get_args
 
 import numpy as np
@@ -144,7 +145,7 @@ def _mse_block(x, y, diff, scale=None, squares=None):
     ### END SOLUTION
 
 # %% ../../modules/04_losses/losses.ipynb #mse-loss-export
-def _squared_error(ctx, x, y, reduction, block=2**17):
+def _squared_error(ctx, x, y, reduction, block=2**20):
     """Run `_mse_block` on blocks of `block` numbers of the flattened x and y, shared among the cores; save the
     gradient when a backward will follow, and return the reduced loss in x's dtype (NaN for the mean of nothing).
     """
@@ -631,6 +632,41 @@ def _probability_grad(grad, upstream, q):
     grad -= upstream[:, None] * q
     ### END SOLUTION
 
+# %% ../../modules/04_losses/losses.ipynb #log1p-export
+def _log1p_is_quick(n=4096, repeats=5):
+    """Whether np.log1p costs at most twice np.log on this machine: timed once, the best of `repeats` calls of each
+    on n float32 numbers, log1p(z) against log(1 + z) (about a millisecond in all where np.log1p is slow)."""
+    z = np.linspace(0, 1, n, dtype=np.float32)
+    one_plus_z, out = z + 1, np.empty(n, np.float32)
+
+    def best(f, a):
+        times = []
+        for _ in range(repeats):
+            start = time.perf_counter()
+            f(a, out=out)
+            times.append(time.perf_counter() - start)
+        return min(times)
+    return best(np.log1p, z) <= 2 * best(np.log, one_plus_z)
+
+
+_QUICK_LOG1P = _log1p_is_quick()  # True where NumPy vectorises np.log1p (SVML, on CPUs with AVX-512)
+
+
+def _log1p(z, u=None, out=None):
+    """log(1 + z) for z >= -1, as accurate as np.log1p: np.log1p itself where it is quick (`_QUICK_LOG1P`), and
+    elsewhere np.log(u) plus what rounding u = 1 + z lost, z - (u - 1), exact for such z (see above). Give u if you
+    have it; `out` (may be z itself) receives the result. Neither z nor u is written to otherwise.
+    Shape: z (and u) any -> the same (a NumPy number for a 0-d z without out)."""
+    if _QUICK_LOG1P:
+        return np.log1p(z, out=out)
+    if u is None:
+        u = 1 + z
+    lost = z - (u - 1)  # before out is written: out may be z
+    out = np.log(u, out=out)
+    out += lost  # added as is, not over u: see above
+    return out
+
+
 # %% ../../modules/04_losses/losses.ipynb #check-unit-interval-export
 def _check_unit_interval(name, values):
     """A ValueError naming the first value outside [0, 1] (NaN included), as binary cross entropy needs."""
@@ -645,7 +681,7 @@ def _check_unit_interval(name, values):
 def _elementwise_loss(ctx, elements, x, *others, weight=None, reduction="mean", dtype=None):
     """Run an elementwise loss: elements(x, *others) gives (loss, derivative) per element, for blocks of x.
 
-    The blocks stay in the CPU's cache for all the passes of `elements` and are shared among the cores. The
+    The blocks (about 2**19 elements: few, long NumPy calls) are shared among the cores. The
     weight (None, or broadcasting to x) multiplies both; 'mean' and 'sum' add the losses up block by block,
     'none' keeps them. When a backward will follow, scale * weight * derivative goes into one gradient buffer
     (x's shape, `dtype`), saved for the backward, which multiplies it by grad_output.
@@ -656,7 +692,7 @@ def _elementwise_loss(ctx, elements, x, *others, weight=None, reduction="mean", 
     arrays = [a if a is None or a.shape == shape else np.broadcast_to(a, shape) for a in (x, *others, weight)]
     arrays = [a if a is None else a.reshape(1) for a in arrays] if x.ndim == 0 else arrays  # a 0-d input: one row
     rows = arrays[0].shape[0]
-    bounds = _even_bounds(rows, 2**17 // max(1, x.size // max(1, rows)), _CORES)  # blocks of about 131,072 elements
+    bounds = _even_bounds(rows, 2**19 // max(1, x.size // max(1, rows)), _CORES)  # blocks of about 524,288 elements
     loss = np.empty(arrays[0].shape, dtype) if reduction == "none" else None
     grad = np.empty(arrays[0].shape, dtype) if ctx.needs_grad else None
     sums = np.zeros(len(bounds) - 1, _accumulator(dtype))
@@ -674,7 +710,7 @@ def _elementwise_loss(ctx, elements, x, *others, weight=None, reduction="mean", 
         if grad is not None:
             np.multiply(derivative, scale, out=grad[block], casting="same_kind")
 
-    _map_blocks(one_block, range(len(sums)))  # one block (up to 2**17 elements): no threads, which would cost more than they save
+    _map_blocks(one_block, range(len(sums)))  # one block (up to 2**19 elements): no threads, which would cost more than they save
     ctx.save_for_backward(None if grad is None else grad.reshape(shape))
     if loss is not None:
         return loss.reshape(shape)
@@ -691,10 +727,7 @@ def _bce_elements(p, y):
     """
     ### BEGIN SOLUTION 04.7
     log_p = np.maximum(np.log(p), -100)  # log(0) = -inf, clamped to -100
-    # log(1 - p) through np.log, quicker than np.log1p(-p) where that is not vectorised ("log1p through log",
-    # above): u = 1 - p rounds, (1 - u) - p is exactly what the rounding lost, and log(u) gets it back
-    u = 1 - p
-    log_1mp = np.maximum(np.log(u) + ((1 - u) - p), -100)  # the lost part is added as is, not over u: see above
+    log_1mp = np.maximum(_log1p(-p), -100)  # log(1 - p), accurate for tiny p ("log1p through log", above)
     # PyTorch's 1e-12 is a float32 number; using the same one keeps float64 gradients at p = 0 or 1 identical.
     # (The forward computes float16 in float32; given float16 p, np.maximum promotes to float32, as PyTorch does.)
     return -y * log_p - (1 - y) * log_1mp, (p - y) / np.maximum(p * (1 - p), np.float32(1e-12))
@@ -742,31 +775,25 @@ def _bce_with_logits_elements(x, y, pos_weight):
     ### BEGIN SOLUTION 04.8
     # Written step by step into arrays made here (never into x or y), arrays even for a single number (a ufunc
     # of a 0-d array gives a NumPy scalar): each temporary of a block costs time to allocate.
-    z, u, softplus, sigmoid = np.empty_like(x), np.empty_like(x), np.empty_like(x), np.empty_like(x)
+    z, u, loss, sigmoid = np.empty_like(x), np.empty_like(x), np.empty_like(x), np.empty_like(x)
     np.abs(x, out=z)
     np.negative(z, out=z)
     np.exp(z, out=z)  # z = exp(-|x|), of numbers <= 0 only: no overflow; the only exp
     np.add(z, 1, out=u)
-    np.log(u, out=softplus)
-    step = np.greater_equal(x, 0, out=sigmoid)  # 1.0 where x >= 0, else 0.0 (and for NaN)
-    if pos_weight is None:  # (1 - y) x - min(x, 0) = ([x >= 0] - y) x: one rounding, as (1 - y) x
-        loss = np.subtract(step, y, out=np.empty_like(x))
-        loss *= x
+    step = np.greater_equal(x, 0, out=loss)  # 1.0 where x >= 0, else 0.0 (and for NaN)
     # sigmoid(x) = 1 / (1 + z) for x >= 0 and z / (1 + z) for x < 0: the larger of z and [x >= 0], over u
     np.maximum(z, step, out=sigmoid)
     sigmoid /= u
-    # log(1 + z) through np.log, as for binary cross entropy ("log1p through log", above): u = 1 + z rounds,
-    # z - (u - 1) is exactly what the rounding lost, and log(u) gets it back (added as is, not over u)
-    u -= 1
-    z -= u
-    softplus += z  # log(1 + exp(-|x|))
-    if pos_weight is None:
+    softplus = _log1p(z, u, out=z)  # log(1 + exp(-|x|)), into z: it is not needed any more
+    if pos_weight is None:  # (1 - y) x - min(x, 0) = ([x >= 0] - y) x: one rounding, as (1 - y) x
+        loss = np.subtract(step, y, out=loss)
+        loss *= x
         loss += softplus  # (1 - y) x - log sigmoid(x)
         sigmoid -= y
         return loss, sigmoid
-    log_sigmoid = np.minimum(x, 0, out=z)
+    log_sigmoid = np.minimum(x, 0, out=u)
     log_sigmoid -= softplus  # min(x, 0) - log(1 + exp(-|x|))
-    loss = np.subtract(1, y, out=u)
+    loss = np.subtract(1, y, out=loss)
     loss *= x  # (1 - y) x
     positive = 1 + (pos_weight - 1) * y
     loss -= positive * log_sigmoid
