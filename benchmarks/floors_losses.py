@@ -10,7 +10,7 @@ Two floors per case:
   cross entropy of probabilities 1 - p, the two logs and one division; for that of logits exp(-|x|), the log of
   1 + that, by the faster of np.log1p and np.log, and one division for the sigmoid; for the training step its six
   matrix products, the input gradient that our API returns included), timed on one core, shared between two
-  threads in halves, and in cache-sized blocks shared between two threads: the fastest of these ways. Where even
+  threads in halves, and in blocks of two sizes shared between two threads: the fastest of these ways. Where even
   that is slower than PyTorch's whole step, NumPy cannot meet the target, whatever the Python around it: that is
   the measured proof.
 Class weights and label smoothing only add passes to a cross entropy, so its plain floor and irreducible passes
@@ -23,6 +23,7 @@ import time
 import numpy as np
 
 from tinytorch.core.kernels import _even_bounds, _map_blocks, _RowBuffer, _scratch, _workers
+from tinytorch.core.losses import _log1p
 
 
 # ---------------------------------------------------------------------------------------------- plain floors
@@ -69,12 +70,12 @@ def numpy_bce(p, y):
 
 def numpy_bce_with_logits(x, y):
     """Binary cross entropy of logits, mean, forward and backward, on the whole arrays (NumPy runs on one core); the
-    log of 1 + z through np.log with its correction, as the loss does (quicker than np.log1p where that is a loop),
-    and the sigmoid as max(z, [x >= 0]) / (1 + z), as the loss does (quicker than a second exp)."""
+    log of 1 + z by the loss's _log1p (np.log1p where it is quick, np.log with its correction where np.log1p is a
+    loop), and the sigmoid as max(z, [x >= 0]) / (1 + z), as the loss does (quicker than a second exp)."""
     z = np.exp(-np.abs(x))
     u = 1 + z
     step = (x >= 0).astype(x.dtype)
-    loss = np.add.reduce((step - y) * x + (np.log(u) + (z - (u - 1))), axis=None) / x.size
+    loss = np.add.reduce((step - y) * x + _log1p(z, u), axis=None) / x.size
     return loss, (np.maximum(z, step) / u - y) / x.size
 
 
@@ -96,15 +97,17 @@ def numpy_mlp_step(x, y, params, lr):
 
 # ---------------------------------------------------------------------------------------------- irreducible passes
 def _ways(n, work, unit=1):
-    """work(slice) over range(n) three ways, each a real way to do the passes: the whole range on one core; two
-    halves shared between two threads; blocks of about 2**17 numbers (`unit` numbers per index) shared between
-    two threads, each block's passes in the CPU's cache, as the kernel and the elementwise engine do them. The
-    fastest way is the floor: long calls win on small inputs, blocks on large ones."""
+    """work(slice) over range(n) four ways, each a real way to do the passes: the whole range on one core; two
+    halves shared between two threads; blocks of about 2**17 numbers (`unit` numbers per index: a block's passes in
+    the CPU's cache) and of about 2**19 (few, long NumPy calls, as the elementwise engine makes), shared between two
+    threads. The fastest way is the floor: long calls win on small inputs, blocks on large ones."""
     whole, halves = slice(0, n), [slice(0, n // 2), slice(n // 2, n)]
-    bounds = _even_bounds(n, max(1, 2**17 // max(1, unit)), threads=2)  # as even as the loss's own blocks
-    blocks = [slice(a, b) for a, b in zip(bounds[:-1], bounds[1:])]
-    return ((lambda: work(whole)), (lambda: _map_blocks(work, halves, threads=2)),
-            (lambda: _map_blocks(work, blocks, threads=2)))
+    ways = [(lambda: work(whole)), (lambda: _map_blocks(work, halves, threads=2))]
+    for numbers in (2**17, 2**19):
+        bounds = _even_bounds(n, max(1, numbers // max(1, unit)), threads=2)  # as even as the loss's own blocks
+        blocks = [slice(a, b) for a, b in zip(bounds[:-1], bounds[1:])]
+        ways.append(lambda blocks=blocks: _map_blocks(work, blocks, threads=2))
+    return tuple(ways)
 
 
 def irreducible_cross_entropy(x):
@@ -156,18 +159,22 @@ def irreducible_bce(p):
 
 
 def irreducible_bce_with_logits(x):
-    """The transcendental passes: exp(-|x|) (from one copysign pass for -|x|), the log of 1 + that, and for the
-    sigmoid at least one division, z / (1 + z) (cheaper than the exp of log sigmoid; the blend that the division
-    would need for x >= 0 is left out). The log once with np.log1p, once as np.log of 1 + z (a lower bound of any
-    accurate way through np.log, which must then correct for the rounding of 1 + z): where NumPy's log1p is not
-    vectorised, np.log is much faster."""
+    """The transcendental passes: exp(-|x|) (-|x| from one copysign pass, or from np.abs and np.negative, which
+    can be quicker), the log of 1 + that, and for the sigmoid at least one division, z / (1 + z) (cheaper than the
+    exp of log sigmoid; the blend that the division would need for x >= 0 is left out). The log once with
+    np.log1p, once as np.log of 1 + z (a lower bound of any accurate way through np.log, which must then correct
+    for the rounding of 1 + z): where NumPy's log1p is not vectorised, np.log is much faster."""
     flat, out = x.reshape(-1), np.empty(x.size, x.dtype)  # out: as the gradient, an array of x's size
 
-    def passes(through_log):
+    def passes(through_log, copysign):
         def work(part):
             n = part.stop - part.start
             z, u = _scratch((n,), x.dtype), _scratch((n,), x.dtype, slot=1)  # the thread's own, reused
-            np.copysign(flat[part], -1, out=z)
+            if copysign:
+                np.copysign(flat[part], -1, out=z)
+            else:
+                np.abs(flat[part], out=z)
+                np.negative(z, out=z)
             np.exp(z, out=z)
             if through_log:
                 np.add(z, 1, out=u)
@@ -177,7 +184,8 @@ def irreducible_bce_with_logits(x):
                 np.add(z, 1, out=u)
             np.divide(z, u, out=out[part])
         return _ways(x.size, work)
-    return (*passes(False), *passes(True))
+    return tuple(way for through_log in (False, True) for copysign in (True, False)
+                 for way in passes(through_log, copysign))
 
 
 def irreducible_mlp_step(x, params):
@@ -269,7 +277,7 @@ def run_floors(args, bench):
     print("NumPy's floors for each case, against PyTorch's whole forward + backward (see floors_losses.py):")
     print("plain floor: the fewest NumPy calls, whole arrays, one core, no checks, no protocol;")
     print("irreducible: only the passes that NumPy cannot do without (see floors_losses.py), the fastest of one core,\n"
-          "two halves in two threads, and cache-sized blocks shared by two threads")
+          "two halves in two threads, and blocks of two sizes shared by two threads")
     selected = floor_cases(bench, args.only)
     if not selected:
         print(f"no case with floors matches {args.only}; they are:\n  " +
