@@ -4,6 +4,7 @@ the stages applied block by block, and the elementwise engine of MSE and the bin
 Every comparison is against a plain whole-array NumPy reference in float64; inputs are made large enough
 that the blocked and threaded paths really run (several blocks, more than one thread).
 """
+import functools
 import threading
 import tracemalloc
 
@@ -25,6 +26,15 @@ from tinytorch.core.losses import (
     cross_entropy,
 )
 from tinytorch.core.tensor import Tensor
+
+
+@pytest.fixture
+def short_blocks(monkeypatch):
+    """MSE and the elementwise engine in blocks of about 2**17 numbers (theirs are longer), so that a test input of a
+    few hundred thousand numbers still goes in several blocks, shared by two threads."""
+    monkeypatch.setattr(losses, "_CORES", 2)
+    monkeypatch.setattr(losses, "_squared_error", functools.partial(losses._squared_error, block=2**17))
+    monkeypatch.setattr(losses, "_elementwise_loss", functools.partial(losses._elementwise_loss, block=2**17))
 
 
 def _reference_rows(x):
@@ -321,10 +331,10 @@ def test_probability_targets_on_many_blocks_match_the_reference():
 @pytest.mark.parametrize("reduction", ["mean", "sum", "none"])
 def test_the_elementwise_engine_on_many_blocks_equals_the_whole_array_formula(reduction):
     rng = np.random.default_rng(14)
-    p, y = rng.uniform(0.01, 0.99, (700, 1000)), rng.random((700, 1000))  # 6 blocks, two threads
+    p, y = rng.uniform(0.01, 0.99, (700, 1000)), rng.random((700, 1000))
     weight = rng.uniform(0.5, 2.0, 1000)
     ctx = Context()
-    value = _elementwise_loss(ctx, _bce_elements, p, y, weight=weight, reduction=reduction)
+    value = _elementwise_loss(ctx, _bce_elements, p, y, weight=weight, reduction=reduction, block=2**17)  # 6 blocks
     per_element = -weight * (y * np.log(p) + (1 - y) * np.log1p(-p))
     expected = {"mean": per_element.mean(), "sum": per_element.sum(), "none": per_element}[reduction]
     np.testing.assert_allclose(value, expected, rtol=1e-12)
@@ -349,7 +359,7 @@ def test_the_sum_of_squares_of_millions_stays_as_accurate_as_a_pairwise_sum(dtyp
 @pytest.mark.task("04.1")
 @pytest.mark.parametrize("reduction", ["mean", "sum", "none"])
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
-def test_mse_on_many_blocks_in_two_threads_equals_the_whole_array_formula(reduction, dtype):
+def test_mse_on_many_blocks_in_two_threads_equals_the_whole_array_formula(reduction, dtype, short_blocks):
     rng = np.random.default_rng(18)
     x, y = rng.normal(size=(700, 1000)).astype(dtype), rng.normal(size=(700, 1000)).astype(dtype)  # 6 blocks
     loss = MSELoss(reduction=reduction)
@@ -378,19 +388,19 @@ def test_mse_blocks_end_where_the_input_does_and_a_transposed_input_is_read_in_i
 
 
 @pytest.mark.task("04.1")
-def test_an_error_in_the_students_block_reaches_the_caller_unchanged(monkeypatch):
+def test_an_error_in_the_students_block_reaches_the_caller_unchanged(monkeypatch, short_blocks):
     def broken(x, y, diff, scale=None, squares=None):
         raise ValueError("Task 04.1 broken on purpose")
     monkeypatch.setattr(losses, "_mse_block", broken)
-    x = np.zeros(5 * 2**17)
+    x = np.zeros(5 * 2**17)  # 6 blocks: the error comes back from the other thread too
     with pytest.raises(ValueError, match="broken on purpose"):
         MSELoss()(x, x)
 
 
 @pytest.mark.task("04.8")
-def test_the_elementwise_engine_broadcasts_weight_and_pos_weight_within_each_block():
+def test_the_elementwise_engine_broadcasts_weight_and_pos_weight_within_each_block(short_blocks):
     rng = np.random.default_rng(15)
-    x, y = rng.normal(size=(3000, 100)) * 3, (rng.random((3000, 100)) < 0.5).astype(np.float64)
+    x, y = rng.normal(size=(3000, 100)) * 3, (rng.random((3000, 100)) < 0.5).astype(np.float64)  # 4 blocks
     weight, pos_weight = rng.uniform(0.5, 2, (3000, 1)), rng.uniform(0.5, 3, 100)
     loss = BinaryCrossEntropyWithLogitsLoss(weight=weight, pos_weight=pos_weight, reduction="sum")
     value = loss(x, y).item()

@@ -653,15 +653,17 @@ _QUICK_LOG1P = _log1p_is_quick()  # True where NumPy vectorises np.log1p (SVML, 
 
 
 def _log1p(z, u=None, out=None):
-    """log(1 + z) for z >= -1, as accurate as np.log1p: np.log1p itself where it is quick (`_QUICK_LOG1P`), and
-    elsewhere np.log(u) plus what rounding u = 1 + z lost, z - (u - 1), exact for such z (see above). Give u if you
-    have it; `out` (may be z itself) receives the result. Neither z nor u is written to otherwise.
+    """log(1 + z) for -1 <= z <= 1 (all that the losses need), within about a rounding of np.log1p: np.log1p itself
+    where it is quick (`_QUICK_LOG1P`), and elsewhere np.log(u) plus what rounding u = 1 + z lost, z - (u - 1), exact
+    for such z (see above). Give u if you have it (1 + z, rounded in z's dtype); `out` (may be z itself) receives
+    the result. Neither z nor u is written to otherwise; the way through np.log makes one temporary of z's size.
     Shape: z (and u) any -> the same (a NumPy number for a 0-d z without out)."""
     if _QUICK_LOG1P:
         return np.log1p(z, out=out)
     if u is None:
         u = 1 + z
-    lost = z - (u - 1)  # before out is written: out may be z
+    lost = np.subtract(u, 1, out=np.empty_like(u))
+    np.subtract(z, lost, out=lost)  # what the rounding lost; before out is written, as out may be z
     out = np.log(u, out=out)
     out += lost  # added as is, not over u: see above
     return out
@@ -678,10 +680,10 @@ def _check_unit_interval(name, values):
                          f"({int(outside.sum())} of {values.size} outside)")
 
 # %% ../../modules/04_losses/losses.ipynb #elementwise-loss-export
-def _elementwise_loss(ctx, elements, x, *others, weight=None, reduction="mean", dtype=None):
+def _elementwise_loss(ctx, elements, x, *others, weight=None, reduction="mean", dtype=None, block=2**19):
     """Run an elementwise loss: elements(x, *others) gives (loss, derivative) per element, for blocks of x.
 
-    The blocks (about 2**19 elements: few, long NumPy calls) are shared among the cores. The
+    The blocks (about `block` elements: few, long NumPy calls) are shared among the cores. The
     weight (None, or broadcasting to x) multiplies both; 'mean' and 'sum' add the losses up block by block,
     'none' keeps them. When a backward will follow, scale * weight * derivative goes into one gradient buffer
     (x's shape, `dtype`), saved for the backward, which multiplies it by grad_output.
@@ -692,7 +694,7 @@ def _elementwise_loss(ctx, elements, x, *others, weight=None, reduction="mean", 
     arrays = [a if a is None or a.shape == shape else np.broadcast_to(a, shape) for a in (x, *others, weight)]
     arrays = [a if a is None else a.reshape(1) for a in arrays] if x.ndim == 0 else arrays  # a 0-d input: one row
     rows = arrays[0].shape[0]
-    bounds = _even_bounds(rows, 2**19 // max(1, x.size // max(1, rows)), _CORES)  # blocks of about 524,288 elements
+    bounds = _even_bounds(rows, block // max(1, x.size // max(1, rows)), _CORES)  # of whole rows of x
     loss = np.empty(arrays[0].shape, dtype) if reduction == "none" else None
     grad = np.empty(arrays[0].shape, dtype) if ctx.needs_grad else None
     sums = np.zeros(len(bounds) - 1, _accumulator(dtype))
@@ -710,7 +712,7 @@ def _elementwise_loss(ctx, elements, x, *others, weight=None, reduction="mean", 
         if grad is not None:
             np.multiply(derivative, scale, out=grad[block], casting="same_kind")
 
-    _map_blocks(one_block, range(len(sums)))  # one block (up to 2**19 elements): no threads, which would cost more than they save
+    _map_blocks(one_block, range(len(sums)))  # one block: no threads, which would cost more than they save
     ctx.save_for_backward(None if grad is None else grad.reshape(shape))
     if loss is not None:
         return loss.reshape(shape)
