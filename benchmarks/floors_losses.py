@@ -22,8 +22,7 @@ import time
 
 import numpy as np
 
-from tinytorch.core.kernels import _even_bounds, _map_blocks, _RowBuffer, _scratch, _workers
-from tinytorch.core.losses import _log1p
+from tinytorch.core.kernels import _even_bounds, _log1p, _map_blocks, _RowBuffer, _scratch, _workers
 
 
 # ---------------------------------------------------------------------------------------------- plain floors

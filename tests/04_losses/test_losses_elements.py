@@ -4,17 +4,16 @@ import numpy as np
 import pytest
 from gradcheck import numerical_grad
 
-from tinytorch.core import losses
+from tinytorch.core import kernels
 from tinytorch.core.autograd import Context
 from tinytorch.core.losses import (
     MSELossFunction,
     _bce_elements,
     _bce_with_logits_elements,
-    _log1p,
-    _log1p_is_quick,
     _mse_block,
     binary_cross_entropy,
 )
+from tinytorch.core.kernels import _log1p, _log1p_is_quick
 
 
 def _each_way_of_log1p(monkeypatch):
@@ -22,14 +21,14 @@ def _each_way_of_log1p(monkeypatch):
     for a failure's message: a solution that calls _log1p must be right both ways; one that does not is tested twice
     the same, and fails once."""
     for quick in (True, False):
-        monkeypatch.setattr(losses, "_QUICK_LOG1P", quick)
+        monkeypatch.setattr(kernels, "_QUICK_LOG1P", quick)
         yield "(the given _log1p by np.log1p)" if quick else "(the given _log1p through np.log)"
 
 
 @pytest.fixture(params=[True, False], ids=["np.log1p", "log1p through np.log"])
 def each_log1p(request, monkeypatch):
     """Each of the two ways the given _log1p can take, for the tests of _log1p itself."""
-    monkeypatch.setattr(losses, "_QUICK_LOG1P", request.param)
+    monkeypatch.setattr(kernels, "_QUICK_LOG1P", request.param)
     return request.param
 
 
@@ -214,6 +213,6 @@ def test_the_given_log1p_writes_only_into_out_which_may_be_z(each_log1p):
 def test_log1p_counts_as_quick_when_it_costs_at_most_twice_np_log(log1p_time, quick, monkeypatch):
     # a clock that says each np.log call took 1 unit and each np.log1p call `log1p_time` (the best of the repeats)
     calls = iter([0.0, log1p_time] * 3 + [0.0, 1.0] * 3)
-    monkeypatch.setattr(losses.time, "perf_counter", lambda: next(calls))
+    monkeypatch.setattr(kernels.time, "perf_counter", lambda: next(calls))
     assert _log1p_is_quick(n=16, repeats=3) is quick
-    assert type(losses._QUICK_LOG1P) is bool  # what the import decided, one way or the other
+    assert type(kernels._QUICK_LOG1P) is bool  # what the import decided, one way or the other

@@ -9,13 +9,12 @@ __all__ = ['Reduction', 'MSELossFunction', 'mse_loss', 'LogSoftmaxFunction', 'lo
 # %% ../../modules/04_losses/losses.ipynb #losses-imports
 import functools
 import numbers
-import time
 from typing import Literal, get_args
 
 import numpy as np
 
 from .autograd import Function, Module
-from .kernels import _CORES, _even_bounds, _map_blocks, _scratch, softmax_rows
+from .kernels import _CORES, _even_bounds, _log1p, _map_blocks, _scratch, softmax_rows
 from .tensor import Tensor, _as_float, _check_dim, _to_array
 
 # %% ../../modules/04_losses/losses.ipynb #same-shape-export
@@ -631,43 +630,6 @@ def _probability_grad(grad, upstream, q):
     ### BEGIN SOLUTION 04.6
     grad -= upstream[:, None] * q
     ### END SOLUTION
-
-# %% ../../modules/04_losses/losses.ipynb #log1p-export
-def _log1p_is_quick(n=4096, repeats=5):
-    """Whether np.log1p costs at most twice np.log on this machine: timed once, the best of `repeats` calls of each
-    on n float32 numbers, log1p(z) against log(1 + z) (about a millisecond in all where np.log1p is slow)."""
-    z = np.linspace(0, 1, n, dtype=np.float32)
-    one_plus_z, out = z + 1, np.empty(n, np.float32)
-
-    def best(f, a):
-        times = []
-        for _ in range(repeats):
-            start = time.perf_counter()
-            f(a, out=out)
-            times.append(time.perf_counter() - start)
-        return min(times)
-    return best(np.log1p, z) <= 2 * best(np.log, one_plus_z)
-
-
-_QUICK_LOG1P = _log1p_is_quick()  # True where NumPy vectorises np.log1p (SVML, on CPUs with AVX-512)
-
-
-def _log1p(z, u=None, out=None):
-    """log(1 + z) for -1 <= z <= 1 (all that the losses need), within about a rounding of np.log1p: np.log1p itself
-    where it is quick (`_QUICK_LOG1P`), and elsewhere np.log(u) plus what rounding u = 1 + z lost, z - (u - 1), exact
-    for such z (see above). Give u if you have it (1 + z, rounded in z's dtype); `out` (may be z itself) receives
-    the result. Neither z nor u is written to otherwise; the way through np.log makes one temporary of z's size.
-    Shape: z (and u) any -> the same (a NumPy number for a 0-d z without out)."""
-    if _QUICK_LOG1P:
-        return np.log1p(z, out=out)
-    if u is None:
-        u = 1 + z
-    lost = np.subtract(u, 1, out=np.empty_like(u))
-    np.subtract(z, lost, out=lost)  # what the rounding lost; before out is written, as out may be z
-    out = np.log(u, out=out)
-    out += lost  # added as is, not over u: see above
-    return out
-
 
 # %% ../../modules/04_losses/losses.ipynb #check-unit-interval-export
 def _check_unit_interval(name, values):
