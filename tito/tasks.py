@@ -11,6 +11,8 @@ from pathlib import Path
 
 STUB = re.compile(r'raise NotImplementedError\("Task (\d{2}\.\d+): implement ([\w.]+)"\)')
 _MENTION = re.compile(r"\*\*(Stretch task|Task) (\d{2}\.\d+)\b")
+# what the prose names right after the mention: "**Task 04.7:** `_bce_elements(p, y)`", "... `a` and `b`"
+_NAMED = re.compile(r"[^*`]*\*\*\s*`([A-Za-z_][\w.]*)(?:\([^`]*\))?`(?:,? and `([A-Za-z_][\w.]*)(?:\([^`]*\))?`)?")
 _HEADING = re.compile(r"^(#{1,3})\s+(.+?)\s*$", re.M)
 _DIRECTIVE = re.compile(r"^\s*#\s*\|")
 
@@ -34,11 +36,18 @@ class Task:
     id: str
     section: str  # the heading of the section that introduces it
     optional: bool = False
-    names: list[str] = field(default_factory=list)  # what its stubs implement (student copy), if known
+    names: list[str] = field(default_factory=list)  # what its stubs or solution blocks implement, if known
+    described: list[str] = field(default_factory=list)  # what the prose names right after the mention
+
+    @property
+    def shown_names(self) -> list[str]:
+        """The names to show with the task: its stubs' or solutions', else the prose's (a student's finished task
+        has neither stub nor solution block left)."""
+        return self.names or self.described
 
     @property
     def label(self) -> str:
-        return f"Task {self.id}" + (f" ({', '.join(self.names)})" if self.names else "")
+        return f"Task {self.id}" + (f" ({', '.join(self.shown_names)})" if self.shown_names else "")
 
 
 @dataclass
@@ -90,7 +99,10 @@ def read_tasks(nb: dict) -> tuple[list[Task], list[Cell]]:
                     section, current = value.strip("# ").replace("`", ""), None
                 else:
                     current = value.group(2)
-                    tasks.setdefault(current, Task(current, section, optional=value.group(1) == "Stretch task"))
+                    task = tasks.setdefault(current, Task(current, section, optional=value.group(1) == "Stretch task"))
+                    named = _NAMED.match(text, value.end())
+                    if named and not task.described:
+                        task.described = [name for name in named.groups() if name]
             continue
         if cell.get("cell_type") != "code":
             continue

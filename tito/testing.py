@@ -269,7 +269,7 @@ def _task_line(task: Task, results: list[Result], stubs: dict[str, str], unrun: 
     mine = [r for r in results if r.task == task.id and not r.skipped and not (r.definition and r.ok)]
     checks = [r for r in mine if r.kind == "check"]
     tests = [r for r in mine if r.kind == "test"]
-    names = ", ".join(task.names) if task.names else (stubs.get(task.id) or "")
+    names = ", ".join(task.names) if task.names else (stubs.get(task.id) or ", ".join(task.described))
     label = f"Task {task.id}" + (f" ({names})" if names else "") + f', in "{task.section}"'
     if task.id in stubs:
         if task.optional:

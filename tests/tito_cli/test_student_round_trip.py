@@ -130,6 +130,9 @@ def test_unfilled_module_fails_naming_its_tasks_then_passes_once_filled(student)
     assert after.returncode == 0, after.stdout[-3000:] + after.stderr
     assert "04_losses is complete" in after.stdout
     assert re.search(r"tests: [1-9]\d* passed, 0 failed", after.stdout)
+    # a finished task has no stub left to name it: its line takes the name from the task's prose
+    assert "done      Task 04.7 (_bce_elements)" in after.stdout
+    assert "done      Task 04.5 (_uniform_sum, _uniform_grad)" in after.stdout
 
 
 TASKS = {"05_optimizers": ["sgd_step", "l2_penalty", "momentum_buffer", "nesterov_direction", "adam_moments",

@@ -176,7 +176,7 @@ def test_a_wrong_answer_shows_the_task_the_cell_as_jupyter_shows_it_and_expected
     assert "FAIL  Task 01.1: test tests/01_demo/test_demo.py::test_double_of_three_is_six" in out
     assert "assert 9 == 6" in out
     assert re.search(r"all of it: \S*python\S* -m pytest 'tests/01_demo/test_demo.py::test_double_of_three_is_six'", out)
-    assert re.search(r"FAIL\s+Task 01\.1, in \"Doubling\": 1 of 1 check and 1 of 1 test fail", out)
+    assert re.search(r"FAIL\s+Task 01\.1 \(double\), in \"Doubling\": 1 of 1 check and 1 of 1 test fail", out)
     assert re.search(r"done\s+Task 01\.2 \(Counter\.tick\)", out)
     assert "Next: fix Task 01.1" in out
     assert "Traceback" not in out + r.stderr
@@ -430,7 +430,7 @@ def test_a_task_whose_checks_wait_for_an_unwritten_task_is_not_called_failing(co
     student_nb.write_text(json.dumps(nb))
     assert run_tito(dest, "export", "demo").returncode == 0
     r = run_tito(dest, "test", "demo", "--task", "01.2")
-    assert re.search(r"waiting\s+Task 01\.2, in \"Counting\": written, and what ran passes; 1 check waits "
+    assert re.search(r"waiting\s+Task 01\.2 \(Counter\.tick\), in \"Counting\": written, and what ran passes; 1 check waits "
                      r"for Task 01\.1", r.stdout), r.stdout
     assert "FAIL  Task" not in r.stdout
     assert 'Next: Task 01.1, in "Doubling"' in r.stdout
