@@ -346,8 +346,11 @@ def run_table(args):
         print(f"  {r.label.rsplit(', ', 1)[1]}: ours {1 / r.ours:,.0f}" + (f", {theirs}" if theirs else ""))
     judged = [r for r in rows if r.ratio is not None or r.memory_target or r.problem]
     failed = [r.label for r in judged if not r.met]
-    print(f"overall: {len(judged) - len(failed)} of {len(judged)} cases MET" + (
-        f"; NOT MET: {', '.join(failed)}" if failed else ""))
+    if judged:
+        print(f"overall: {len(judged) - len(failed)} of {len(judged)} cases MET" + (
+            f"; NOT MET: {', '.join(failed)}" if failed else ""))
+    else:  # without PyTorch, only a memory target can be judged, and these cases have none
+        print("overall: none of these cases can be judged without PyTorch (they have only a time target)")
     if torch is None:
         print(f"(the time targets need PyTorch: pip install torch=={TORCH_VERSION})")
     return 0

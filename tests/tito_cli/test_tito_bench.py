@@ -3,6 +3,7 @@
 Timings themselves are never asserted: the benchmark reports them, MET or NOT MET.
 """
 import importlib.util
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
@@ -94,6 +95,14 @@ def test_a_loss_whose_task_is_not_done_is_a_row_that_says_so(bench, monkeypatch,
     out = capsys.readouterr().out
     assert "CE 8 x 10" in out and "not measured: Task 04.3: implement _target_class_loss" in out
     assert "NOT MET: CE 8 x 10" in out
+
+
+def test_without_torch_a_table_of_time_targets_only_says_none_could_be_judged(bench, monkeypatch, capsys):
+    monkeypatch.setattr(bench, "torch", None)
+    bench.run_table(SimpleNamespace(only=["CE 8 x 10"], rounds=1, budget=0.001))
+    out = capsys.readouterr().out
+    assert "overall: none of these cases can be judged without PyTorch (they have only a time target)" in out
+    assert "0 of 0" not in out and f"pip install torch=={bench.TORCH_VERSION}" in out
 
 
 def test_an_unknown_case_lists_the_cases(bench, capsys):
