@@ -372,9 +372,9 @@ _QUICK_LOG1P = _log1p_is_quick()  # True where NumPy vectorises np.log1p (SVML, 
 def _log1p(z, u=None, out=None):
     """log(1 + z) for -1 <= z <= 1 (all that the losses need), within about a rounding of np.log1p: np.log1p itself
     where it is quick (`_QUICK_LOG1P`), and elsewhere np.log(u) plus what rounding u = 1 + z lost, z - (u - 1), exact
-    for such z (module 04, "log1p through log"). Give u if you have it (1 + z, rounded in z's dtype); `out` (may be z itself) receives
-    the result. Neither z nor u is written to otherwise; the way through np.log makes one temporary of z's size.
-    Shape: z (and u) any -> the same (a NumPy number for a 0-d z without out)."""
+    for such z (module 04, "log1p through log"). Give u if you have it (1 + z, rounded in z's dtype); `out` (may be
+    z itself) receives the result. Neither z nor u is written to otherwise; the way through np.log makes one
+    temporary of z's size. Shape: z (and u) any -> the same (a NumPy number for a 0-d z without out)."""
     if _QUICK_LOG1P:
         return np.log1p(z, out=out)
     if u is None:
@@ -384,4 +384,3 @@ def _log1p(z, u=None, out=None):
     out = np.log(u, out=out)
     out += lost  # added as is, not over u: see module 04
     return out
-
