@@ -37,17 +37,13 @@ class Task:
     section: str  # the heading of the section that introduces it
     optional: bool = False
     names: list[str] = field(default_factory=list)  # what its stubs or solution blocks implement, if known
-    described: list[str] = field(default_factory=list)  # what the prose names right after the mention
-
-    @property
-    def shown_names(self) -> list[str]:
-        """The names to show with the task: its stubs' or solutions', else the prose's (a student's finished task
-        has neither stub nor solution block left)."""
-        return self.names or self.described
+    described: list[str] = field(default_factory=list)  # what the prose names right after the mention (a
+    # student's finished task has neither stub nor solution block left to name it)
 
     @property
     def label(self) -> str:
-        return f"Task {self.id}" + (f" ({', '.join(self.shown_names)})" if self.shown_names else "")
+        names = self.names or self.described
+        return f"Task {self.id}" + (f" ({', '.join(names)})" if names else "")
 
 
 @dataclass

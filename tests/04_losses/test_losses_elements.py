@@ -18,18 +18,12 @@ from tinytorch.core.kernels import _log1p, _log1p_is_quick
 
 def _each_way_of_log1p(monkeypatch):
     """Each of the two ways the given _log1p can take, in turn (whichever this machine's import chose), as the words
-    for a failure's message: a solution that calls _log1p must be right both ways; one that does not is tested twice
-    the same, and fails once."""
+    for a failure's message: _log1p, and a solution that calls it, must be right both ways; a solution that does not
+    is tested twice the same, and fails once."""
     for quick in (True, False):
         monkeypatch.setattr(kernels, "_QUICK_LOG1P", quick)
         yield "(the given _log1p by np.log1p)" if quick else "(the given _log1p through np.log)"
 
-
-@pytest.fixture(params=[True, False], ids=["np.log1p", "log1p through np.log"])
-def each_log1p(request, monkeypatch):
-    """Each of the two ways the given _log1p can take, for the tests of _log1p itself."""
-    monkeypatch.setattr(kernels, "_QUICK_LOG1P", request.param)
-    return request.param
 
 
 def _derivative_matches_the_loss(elements, x, *others):
@@ -186,27 +180,29 @@ def test_the_element_functions_leave_the_callers_arrays_alone(monkeypatch):
 
 
 @pytest.mark.parametrize("dtype", [np.float16, np.float32, np.float64])
-def test_the_given_log1p_is_as_accurate_as_np_log1p_either_way(dtype, each_log1p):
+def test_the_given_log1p_is_as_accurate_as_np_log1p_either_way(dtype, monkeypatch):
     tiny = np.finfo(dtype).smallest_subnormal
     z = np.array([-1.0, -0.99, -0.5, -0.2191243, -1e-5, -3e-8, -tiny, 0.0, tiny, 1e-30, 1e-8, 0.3, 0.5, 1.0], dtype)
-    with np.errstate(divide="ignore"):  # log(0) at z = -1: -inf, as np.log1p gives
-        exact, result = np.log1p(z.astype(np.float64)), _log1p(z)
-    assert result.dtype == dtype and result[0] == -np.inf
-    np.testing.assert_allclose(result[1:], exact[1:], rtol=(2 if dtype == np.float16 else 8) * np.finfo(dtype).eps,
-                               atol=0)
+    for way in _each_way_of_log1p(monkeypatch):
+        with np.errstate(divide="ignore"):  # log(0) at z = -1: -inf, as np.log1p gives
+            exact, result = np.log1p(z.astype(np.float64)), _log1p(z)
+        assert result.dtype == dtype and result[0] == -np.inf, way
+        np.testing.assert_allclose(result[1:], exact[1:], rtol=(2 if dtype == np.float16 else 8) * np.finfo(dtype).eps,
+                                   atol=0, err_msg=way)
 
 
-def test_the_given_log1p_writes_only_into_out_which_may_be_z(each_log1p):
-    z = np.array([1e-9, 0.25, 1.0])
-    u, before = 1 + z, z.copy()
-    out = np.full(3, np.nan)
-    assert _log1p(z, u, out=out) is out and not np.isnan(out).any()
-    assert np.array_equal(z, before) and np.array_equal(u, 1 + before)  # z and u left alone
-    assert _log1p(z, u, out=z) is z  # in place: the lost part is taken before z is overwritten
-    np.testing.assert_allclose(z, np.log1p(before), rtol=1e-15)
-    single = _log1p(np.array(1e-9), out=np.empty(()))
-    assert single.shape == () and np.isclose(single, np.log1p(1e-9), rtol=1e-15, atol=0)
-    assert np.isclose(_log1p(np.float64(-1e-9)), np.log1p(-1e-9), rtol=1e-15, atol=0)  # a NumPy number, without out
+def test_the_given_log1p_writes_only_into_out_which_may_be_z(monkeypatch):
+    for way in _each_way_of_log1p(monkeypatch):
+        z = np.array([1e-9, 0.25, 1.0])
+        u, before = 1 + z, z.copy()
+        out = np.full(3, np.nan)
+        assert _log1p(z, u, out=out) is out and not np.isnan(out).any(), way
+        assert np.array_equal(z, before) and np.array_equal(u, 1 + before), way  # z and u left alone
+        assert _log1p(z, u, out=z) is z, way  # in place: the lost part is taken before z is overwritten
+        np.testing.assert_allclose(z, np.log1p(before), rtol=1e-15, err_msg=way)
+        single = _log1p(np.array(1e-9), out=np.empty(()))
+        assert single.shape == () and np.isclose(single, np.log1p(1e-9), rtol=1e-15, atol=0), way
+        assert np.isclose(_log1p(np.float64(-1e-9)), np.log1p(-1e-9), rtol=1e-15, atol=0), way  # a NumPy number
 
 
 @pytest.mark.parametrize("log1p_time, quick", [(1.5, True), (2.0, True), (3.0, False)])
