@@ -22,7 +22,8 @@ def _each_way_of_log1p(monkeypatch):
     is tested twice the same, and fails once."""
     for quick in (True, False):
         monkeypatch.setattr(kernels, "_QUICK_LOG1P", quick)
-        yield "(the given _log1p by np.log1p)" if quick else "(the given _log1p through np.log)"
+        way = "np.log1p" if quick else "np.log and its correction"
+        yield f"(with the given _log1p taking {way}, if your code calls it)"
 
 
 
