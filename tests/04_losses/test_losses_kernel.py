@@ -116,11 +116,33 @@ def test_the_elementwise_losses_share_their_blocks_evenly_among_the_cores(monkey
         seen.append(list(blocks))
         return original(work, blocks, threads=threads)
     monkeypatch.setattr(losses, "_map_blocks", spy)
-    x = np.random.default_rng(4).normal(size=(100, 40000)).astype(np.float32)  # rows of 40,000: at most 13 a block
+    x = np.random.default_rng(4).normal(size=(100, 40000)).astype(np.float32)
     y = (x > 0).astype(np.float32)
+    monkeypatch.setattr(losses, "_L2_BYTES", 2**21)  # blocks of 2**19 numbers: at most 13 rows of 40,000
     losses.binary_cross_entropy_with_logits(x, y)
     losses.mse_loss(x, y)
     assert [len(b) for b in seen] == [8, 4]  # 8 blocks of 12-13 rows (not 7 of 13 and one of 9); 4 of 10**6 numbers
+    monkeypatch.setattr(losses, "_L2_BYTES", 2**20)  # a cache of 1 MiB: blocks of 2**18 numbers, at most 6 rows
+    losses.binary_cross_entropy_with_logits(x, y)
+    losses.mse_loss(x, y)
+    assert [len(b) for b in seen[2:]] == [18, 4]  # 17 blocks would do, 18 share evenly; MSE's blocks do not change
+
+
+def test_the_level_2_cache_is_read_where_linux_lists_it_and_assumed_2_mib_elsewhere(tmp_path):
+    for index, (level, kind, size) in enumerate([("1", "Data", "48K"), ("1", "Instruction", "32K"),
+                                                 ("2", "Unified", "1024K"), ("3", "Unified", "32768K")]):
+        folder = tmp_path / f"index{index}"
+        folder.mkdir()
+        for name, value in (("level", level), ("type", kind), ("size", size)):
+            (folder / name).write_text(value + "\n")
+    assert kernels._l2_cache_bytes(str(tmp_path)) == 2**20
+    (tmp_path / "index2" / "size").write_text("2M\n")
+    assert kernels._l2_cache_bytes(str(tmp_path)) == 2**21
+    (tmp_path / "index2" / "size").write_text("large\n")  # a form it does not read: the default, not an error
+    assert kernels._l2_cache_bytes(str(tmp_path)) == 2**21
+    assert kernels._l2_cache_bytes(str(tmp_path / "absent")) == 2**21  # no such listing (macOS, Windows)
+    assert kernels._l2_cache_bytes(str(tmp_path / "absent"), default=12345) == 12345
+    assert kernels._L2_BYTES >= 2**16  # this machine's, read at import
 
 
 @pytest.mark.parametrize("shape, hook, starts", [

@@ -103,7 +103,10 @@ class _Watchers:
         self.key, self.contexts = id(array), []
 
     def add(self, ctx):
-        self.contexts = [ref for ref in self.contexts if ref() is not None] + [weakref.ref(ctx)]
+        contexts = self.contexts  # usually the previous forward's alone, whose backward has run: dropped
+        if len(contexts) > 1 or contexts and contexts[0]() is None:
+            contexts = self.contexts = [ref for ref in contexts if ref() is not None]
+        contexts.append(weakref.ref(ctx))
 
     def __call__(self):
         for ref in self.contexts:
@@ -124,12 +127,14 @@ def _private(ctx, inputs, output, parameters):
     """Make ctx.saved_tensors the forward's own: copy each array that shares memory with one of the caller's
     `inputs` or with the `output`. The array of a parameter, or of a Tensor that another module's forward made
     (the layer before, in a Sequential), is not copied but watched (`_watch`): a change in place through tinytorch
-    before the backward makes the copy then; the usual update, after the backward, never does.
+    before the backward makes the copy then; the usual update, after the backward, never does. `parameters` is
+    None (no input is a parameter) or, input by input, the input itself where it is one of the module's parameters
+    and None elsewhere.
     """
-    theirs, kept = [output], []
-    for x in inputs:
+    theirs, kept = [output], []  # (plain loops: at a small batch, generator expressions here cost a few percent)
+    for i, x in enumerate(inputs):
         if isinstance(x, Tensor):
-            if x._made_by_forward or (parameters is not None and any(x is p for p in parameters)):
+            if x._made_by_forward or (parameters is not None and parameters[i] is not None):
                 kept.append(x.data)
             x = x.data
         if isinstance(x, np.ndarray):
@@ -139,10 +144,19 @@ def _private(ctx, inputs, output, parameters):
         if not isinstance(a, np.ndarray):
             continue
         if a.base is None:  # a owns its memory: only a itself, or a view of it, can share it (quick to tell)
-            if kept and any(a is k for k in kept) and not (output is a or output.base is a):
+            watched = False
+            for k in kept:
+                if a is k:
+                    watched = output is not a and output.base is not a
+                    break
+            if watched:
                 _watch(ctx, a)
                 continue
-            shared = any(b is a or b.base is a for b in theirs)
+            shared = False
+            for b in theirs:
+                if b is a or b.base is a:
+                    shared = True
+                    break
         else:
             shared = any(np.may_share_memory(a, b) for b in theirs)
         if shared:

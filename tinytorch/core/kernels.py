@@ -15,6 +15,26 @@ import numpy as np
 
 # %% ../../modules/04_losses/losses.ipynb #worker-pool-export
 _CORES = os.cpu_count() or 1  # read once: os.cpu_count() reads a file on every call
+
+
+def _l2_cache_bytes(cpu="/sys/devices/system/cpu/cpu0/cache", default=2**21):
+    """The size of one core's level-2 cache in bytes, as Linux lists it under `cpu`; `default` (2 MiB) where the
+    system does not say (macOS, Windows) or says it in a form not read here."""
+    try:
+        for index in sorted(os.listdir(cpu)):
+            with open(os.path.join(cpu, index, "level")) as f:
+                if f.read().strip() != "2":
+                    continue
+            with open(os.path.join(cpu, index, "size")) as f:
+                size = f.read().strip()  # such as "1024K" or "2048K"
+            scale = {"K": 2**10, "M": 2**20}.get(size[-1:].upper(), 1)
+            return int(size.rstrip("KMkm")) * scale
+    except (OSError, ValueError):
+        pass
+    return default
+
+
+_L2_BYTES = _l2_cache_bytes()  # read once, as _CORES: the elementwise losses size their blocks by it
 _pool, _pool_lock = None, threading.Lock()
 
 

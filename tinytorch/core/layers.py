@@ -38,7 +38,9 @@ class LinearFunction(Function):
         x2 = x.reshape(-1, W.shape[1])
         grad_input = (grad_output @ W).astype(x.dtype, copy=False)
         grad_weight = (g2.T @ x2).astype(W.dtype, copy=False)
-        grad_bias = g2.sum(axis=0).astype(W.dtype, copy=False) if ctx.has_bias else None
+        grad_bias = None
+        if ctx.has_bias:  # g summed over the batch, as a product with ones: BLAS adds up the rows of a large batch
+            grad_bias = (np.ones(len(g2), g2.dtype) @ g2).astype(W.dtype, copy=False)  # faster than g2.sum(axis=0)
         return grad_input, grad_weight, grad_bias
         ### END SOLUTION
 

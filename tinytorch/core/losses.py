@@ -14,7 +14,7 @@ from typing import Literal, get_args
 import numpy as np
 
 from .autograd import Function, Module
-from .kernels import _CORES, _even_bounds, _log1p, _map_blocks, _scratch, softmax_rows
+from .kernels import _CORES, _L2_BYTES, _even_bounds, _log1p, _map_blocks, _scratch, softmax_rows
 from .tensor import Tensor, _as_float, _check_dim, _to_array
 
 # %% ../../modules/04_losses/losses.ipynb #same-shape-export
@@ -642,10 +642,12 @@ def _check_unit_interval(name, values):
                          f"({int(outside.sum())} of {values.size} outside)")
 
 # %% ../../modules/04_losses/losses.ipynb #elementwise-loss-export
-def _elementwise_loss(ctx, elements, x, *others, weight=None, reduction="mean", dtype=None, block=2**19):
+def _elementwise_loss(ctx, elements, x, *others, weight=None, reduction="mean", dtype=None, block=None):
     """Run an elementwise loss: elements(x, *others) gives (loss, derivative) per element, for blocks of x.
 
-    The blocks (about `block` elements: few, long NumPy calls) are shared among the cores. The
+    The blocks (about `block` elements; by default as many as there are float32 numbers in one core's level-2
+    cache, `_L2_BYTES` / 4: few, long NumPy calls, each array of a block about the cache's size) are shared among
+    the cores. The
     weight (None, or broadcasting to x) multiplies both; 'mean' and 'sum' add the losses up block by block,
     'none' keeps them. When a backward will follow, scale * weight * derivative goes into one gradient buffer
     (x's shape, `dtype`), saved for the backward, which multiplies it by grad_output.
@@ -655,7 +657,7 @@ def _elementwise_loss(ctx, elements, x, *others, weight=None, reduction="mean", 
     ctx.scale = scale = _reduce_backward(reduction, x.size)
     arrays = [a if a is None or a.shape == shape else np.broadcast_to(a, shape) for a in (x, *others, weight)]
     arrays = [a if a is None else a.reshape(1) for a in arrays] if x.ndim == 0 else arrays  # a 0-d input: one row
-    rows = arrays[0].shape[0]
+    rows, block = arrays[0].shape[0], block or _L2_BYTES // 4
     bounds = _even_bounds(rows, block // max(1, x.size // max(1, rows)), _CORES)  # of whole rows of x
     loss = np.empty(arrays[0].shape, dtype) if reduction == "none" else None
     grad = np.empty(arrays[0].shape, dtype) if ctx.needs_grad else None
