@@ -290,7 +290,7 @@ class Table:
         target = f"<= {r.time_target:.2f}x" + (f", mem <= {r.memory_target:.2f}x" if r.memory_target else "")
         verdict = "MET" if r.met else "NOT MET"
         if r.ratio is None:  # no torch: only the memory part can be judged
-            verdict = ("NOT MET" if not r.met else "n/a") if r.memory_target else "n/a"
+            verdict = ("memory NOT MET" if not r.met else "memory MET") if r.memory_target else "n/a"
         return self.line([r.label, _duration(r.ours), _duration(r.torch_default), _duration(r.torch_one),
                           "n/a" if r.ratio is None else f"{r.ratio:.2f}",
                           "-" if r.memory is None else f"{r.memory:.2f}x",
@@ -346,11 +346,14 @@ def run_table(args):
         print(f"  {r.label.rsplit(', ', 1)[1]}: ours {1 / r.ours:,.0f}" + (f", {theirs}" if theirs else ""))
     judged = [r for r in rows if r.ratio is not None or r.memory_target or r.problem]
     failed = [r.label for r in judged if not r.met]
-    if judged:
+    if not judged:  # without PyTorch, only a memory target can be judged, and these cases have none
+        print("overall: none of these cases can be judged without PyTorch (they have only a time target)")
+    elif torch is None:  # what was judged is memory alone: a count of cases MET would claim the times too
+        print(f"overall: memory within its target in {len(judged) - len(failed)} of the {len(judged)} cases that "
+              "have one (time not judged)" + (f"; NOT MET: {', '.join(failed)}" if failed else ""))
+    else:
         print(f"overall: {len(judged) - len(failed)} of {len(judged)} cases MET" + (
             f"; NOT MET: {', '.join(failed)}" if failed else ""))
-    else:  # without PyTorch, only a memory target can be judged, and these cases have none
-        print("overall: none of these cases can be judged without PyTorch (they have only a time target)")
     if torch is None:
         print(f"(the time targets need PyTorch: pip install torch=={TORCH_VERSION})")
     return 0

@@ -105,6 +105,16 @@ def test_without_torch_a_table_of_time_targets_only_says_none_could_be_judged(be
     assert "0 of 0" not in out and f"pip install torch=={bench.TORCH_VERSION}" in out
 
 
+def test_without_torch_only_the_memory_targets_are_counted_and_the_summary_says_so(bench, monkeypatch, capsys):
+    monkeypatch.setattr(bench, "torch", None)
+    bench.run_table(SimpleNamespace(only=["CE 8 x 10", "CE 256 x 10000"], rounds=1, budget=0.001))
+    out = capsys.readouterr().out
+    row = next(line for line in out.splitlines() if line.startswith("CE 256 x 10000"))
+    assert row.endswith("memory MET") and "n/a" in row  # the memory judged, the time not
+    assert "overall: memory within its target in 1 of the 1 cases that have one (time not judged)" in out
+    assert "cases MET" not in out  # no count that would read as if the times had been judged
+
+
 def test_an_unknown_case_lists_the_cases(bench, capsys):
     assert bench.main(["--only", "no such case"]) == 2
     assert "CE 128 x 50000" in capsys.readouterr().out

@@ -436,6 +436,25 @@ def test_a_task_whose_checks_wait_for_an_unwritten_task_is_not_called_failing(co
     assert 'Next: Task 01.1, in "Doubling"' in r.stdout
 
 
+def test_a_module_whose_checks_wait_for_an_earlier_modules_task_names_that_task_and_what_to_do(course, tmp_path):
+    write_notebook(course / "modules" / "02_more" / "more.ipynb", notebook(
+        ("code", "#| default_exp core.more"),
+        ("markdown", "# More\nGiven code that uses module 01's `double`."),
+        ("code", "#| export\nfrom tinytorch.core.demo import double\n\ndef quadruple(x):\n    return double(double(x))\n"),
+    ))
+    (course / "tests" / "02_more").mkdir()
+    (course / "tests" / "02_more" / "test_more.py").write_text(
+        "from tinytorch.core.more import quadruple\n\ndef test_quadruple():\n    assert quadruple(1) == 4\n")
+    dest = tmp_path / "student"
+    assert run_tito(course, "release", "--to", str(dest)).returncode == 0
+    assert run_tito(dest, "export", "--all").returncode == 0
+    r = run_tito(dest, "test", "02_more")  # module 01's Task 01.1 is still the stub that quadruple calls
+    assert r.returncode == 1
+    assert re.search(r"waiting\s+outside the tasks: 1 test waits for Task 01\.1", r.stdout), r.stdout
+    assert ("Next: Task 01.1 of 01_demo, which this module's code uses; then `tito export 01_demo` and "
+            "`tito test 02_more` again.") in r.stdout
+
+
 def test_the_command_that_reruns_a_test_works_from_a_subfolder(course):
     _break_cell(course, "#| export\ndef double(x):\n    return 3 * x\n")
     assert run_tito(course, "export", "demo").returncode == 0
