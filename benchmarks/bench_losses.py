@@ -344,14 +344,20 @@ def run_table(args):
         theirs = ", ".join(f"torch {name} {1 / t:,.0f}" for name, t in
                            ((f"{threads} thr", r.torch_default), ("1 thr", r.torch_one)) if t)
         print(f"  {r.label.rsplit(', ', 1)[1]}: ours {1 / r.ours:,.0f}" + (f", {theirs}" if theirs else ""))
-    judged = [r for r in rows if r.ratio is not None or r.memory_target or r.problem]
-    failed = [r.label for r in judged if not r.met]
-    if not judged:  # without PyTorch, only a memory target can be judged, and these cases have none
-        print("overall: none of these cases can be judged without PyTorch (they have only a time target)")
-    elif torch is None:  # what was judged is memory alone: a count of cases MET would claim the times too
-        print(f"overall: memory within its target in {len(judged) - len(failed)} of the {len(judged)} cases that "
-              "have one (time not judged)" + (f"; NOT MET: {', '.join(failed)}" if failed else ""))
+    if torch is None:  # what can be judged is memory alone: a count of cases MET would claim the times too
+        unmeasured = [r.label for r in rows if r.problem]
+        judged = [r for r in rows if r.memory_target and not r.problem]
+        failed = [r.label for r in judged if not r.met]
+        if judged:
+            print(f"overall: memory within its target in {len(judged) - len(failed)} of the {len(judged)} cases that "
+                  "have one (time not judged)" + (f"; NOT MET: {', '.join(failed)}" if failed else "")
+                  + (f"; not measured: {', '.join(unmeasured)}" if unmeasured else ""))
+        else:  # only a memory target can be judged, and these cases have none
+            print("overall: none of these cases can be judged without PyTorch (they have only a time target)"
+                  + (f"; not measured: {', '.join(unmeasured)}" if unmeasured else ""))
     else:
+        judged = [r for r in rows if r.ratio is not None or r.memory_target or r.problem]
+        failed = [r.label for r in judged if not r.met]
         print(f"overall: {len(judged) - len(failed)} of {len(judged)} cases MET" + (
             f"; NOT MET: {', '.join(failed)}" if failed else ""))
     if torch is None:

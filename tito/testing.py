@@ -366,10 +366,12 @@ def run_module_tests(course: Course, module: Module, ui, verbose: bool = False, 
     own = {t.id for t in tasks}  # checks of no task that wait for an earlier module's task: say which one
     waiting_outside = [r for r in all_results if r.task is None and not r.ok and r.waits_for and not r.skipped
                        and r.waits_for not in own]
-    earlier = sorted({r.waits_for for r in waiting_outside}, key=task_key)
-    if earlier:
+    if waiting_outside:
+        awaited = sorted({r.waits_for for r in waiting_outside}, key=task_key)
         ui.line(f"        {'waiting':<8}  outside the tasks: {_waiting(waiting_outside)} for "
-                f"{', '.join(f'Task {t}' for t in earlier)}")
+                f"{', '.join(f'Task {t}' for t in awaited)}")
+    earlier = sorted({r.waits_for for r in all_results if not r.ok and r.waits_for and not r.skipped
+                      and r.waits_for not in own}, key=task_key)  # unwritten tasks of earlier modules, awaited
     for layer in layers:
         (ui.ok if layer.ok else ui.fail)(layer.summary())
         for reason, count in layer.skip_reasons.items():
@@ -388,7 +390,9 @@ def run_module_tests(course: Course, module: Module, ui, verbose: bool = False, 
                 f"`tito export {module.slug}` and `tito test {module.slug} --task {first.id}`.")
     elif earlier:  # this module's tasks are written; what waits, waits for a task of an earlier module
         owner = next((m for m in course.modules if f"{m.number:02d}" == earlier[0].split(".")[0]), None)
-        where = f" of {owner.slug}" if owner else ""
+        section = task_locations(course, owner).get(earlier[0], (None, None))[1] if owner else None
+        where = (f", in \"{section}\" of {course.rel(owner.notebook)}" if section else f" of {owner.slug}") \
+            if owner else ""
         ui.line(f"      Next: Task {earlier[0]}{where}, which this module's code uses; then "
                 f"`tito export {owner.slug if owner else '--all'}` and `tito test {module.slug}` again.")
     passed = all(layer.ok for layer in layers) and not stale

@@ -162,7 +162,7 @@ def test_float16_bce_is_float64_bce_rounded_to_float16_within_one_step(y, monkey
         assert loss.dtype == np.float16
         steps = np.abs(loss.data.astype(np.float64) - exact) / np.spacing(np.abs(exact).astype(np.float16)).astype(
             np.float64)
-        unreadable = np.flatnonzero(np.isnan(steps))  # a NaN loss (or an inf one where the exact loss is finite)
+        unreadable = np.flatnonzero(np.isnan(steps))  # a NaN loss (exact is finite: clamped at 100)
         worst = int(unreadable[0]) if unreadable.size else int(np.argmax(steps))
         apart = "not a number of" if unreadable.size else f"{steps[worst]:.2f}"
         assert not unreadable.size and steps.max() <= 1.0, (

@@ -128,21 +128,36 @@ def test_the_elementwise_losses_share_their_blocks_evenly_among_the_cores(monkey
     assert [len(b) for b in seen[2:]] == [18, 4]  # 17 blocks would do, 18 share evenly; MSE's blocks do not change
 
 
+def _cache_listing(folder, *entries):
+    """A Linux-style cache listing: one index<i> folder per (level, type, size, shared_cpu_list) entry."""
+    for index, entry in enumerate(entries):
+        path = folder / f"index{index}"
+        path.mkdir(parents=True)
+        for name, value in zip(("level", "type", "size", "shared_cpu_list"), entry):
+            if value is not None:  # None: that file is missing
+                (path / name).write_text(value + "\n")
+    return str(folder)
+
+
 def test_the_level_2_cache_is_read_where_linux_lists_it_and_assumed_2_mib_elsewhere(tmp_path):
-    for index, (level, kind, size) in enumerate([("1", "Data", "48K"), ("1", "Instruction", "32K"),
-                                                 ("2", "Unified", "1024K"), ("3", "Unified", "32768K")]):
-        folder = tmp_path / f"index{index}"
-        folder.mkdir()
-        for name, value in (("level", level), ("type", kind), ("size", size)):
-            (folder / name).write_text(value + "\n")
-    assert kernels._l2_cache_bytes(str(tmp_path)) == 2**20
-    (tmp_path / "index2" / "size").write_text("2M\n")
-    assert kernels._l2_cache_bytes(str(tmp_path)) == 2**21
-    (tmp_path / "index2" / "size").write_text("large\n")  # a form it does not read: the default, not an error
-    assert kernels._l2_cache_bytes(str(tmp_path)) == 2**21
-    assert kernels._l2_cache_bytes(str(tmp_path / "absent")) == 2**21  # no such listing (macOS, Windows)
-    assert kernels._l2_cache_bytes(str(tmp_path / "absent"), default=12345) == 12345
-    assert kernels._L2_BYTES >= 2**16  # this machine's, read at import
+    first_level = [("1", "Data", "48K", "0"), ("1", "Instruction", "32K", "0")]
+    read = kernels._l2_cache_bytes
+    assert read(_cache_listing(tmp_path / "a", *first_level, ("2", "Unified", "1024K", "0"),
+                               ("3", "Unified", "32768K", "0-1"))) == 2**20
+    assert read(_cache_listing(tmp_path / "b", ("2", "Unified", "2M", "0"))) == 2**21
+    # an instruction cache listed first is passed over; so is an entry that cannot be read
+    assert read(_cache_listing(tmp_path / "c", ("2", "Instruction", "256K", "0"), (None, "Data", "512K", "0"),
+                               ("2", "Data", "512K", "0"))) == 2**19
+    # one core's share of a cache that four share, within the bounds: 2 MiB / 4, and 32 MiB / 4 kept to 2 MiB
+    assert read(_cache_listing(tmp_path / "d", ("2", "Unified", "2048K", "0-3"))) == 2**19
+    assert read(_cache_listing(tmp_path / "e", ("2", "Unified", "32M", "0-1,4-5"))) == 2**21
+    assert read(_cache_listing(tmp_path / "f", ("2", "Unified", "64K", None))) == 2**18  # no sharing listed: one
+    # sizes that make no sense or are not read here: the default, not an error and not a block of one row
+    for i, size in enumerate(["0K", "-4K", "large", ""]):
+        assert read(_cache_listing(tmp_path / f"g{i}", ("2", "Unified", size, "0"))) == 2**21, size
+    assert read(str(tmp_path / "absent")) == 2**21  # no such listing (macOS, Windows)
+    assert read(str(tmp_path / "absent"), default=12345) == 12345
+    assert 2**18 <= kernels._L2_BYTES <= 2**21  # this machine's, read at import
 
 
 @pytest.mark.parametrize("shape, hook, starts", [

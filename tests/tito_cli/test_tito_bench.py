@@ -2,6 +2,7 @@
 
 Timings themselves are never asserted: the benchmark reports them, MET or NOT MET.
 """
+import dataclasses
 import importlib.util
 from types import SimpleNamespace
 
@@ -113,6 +114,25 @@ def test_without_torch_only_the_memory_targets_are_counted_and_the_summary_says_
     assert row.endswith("memory MET") and "n/a" in row  # the memory judged, the time not
     assert "overall: memory within its target in 1 of the 1 cases that have one (time not judged)" in out
     assert "cases MET" not in out  # no count that would read as if the times had been judged
+
+
+def test_without_torch_a_memory_target_missed_and_a_case_not_measured_are_each_named(bench, monkeypatch, capsys):
+    monkeypatch.setattr(bench, "torch", None)
+    real_cases = bench.cases
+
+    def cases():  # CE 256 x 10000 with a memory target it cannot meet
+        return [dataclasses.replace(c, memory_target=0.01) if c.label == "CE 256 x 10000" else c for c in real_cases()]
+    monkeypatch.setattr(bench, "cases", cases)
+
+    def stub(x, y, pos_weight):
+        raise NotImplementedError("Task 04.8: implement _bce_with_logits_elements")
+    monkeypatch.setattr(losses, "_bce_with_logits_elements", stub)
+    bench.run_table(SimpleNamespace(only=["CE 256 x 10000", "BCE with logits 10^6"], rounds=1, budget=0.001))
+    out = capsys.readouterr().out
+    row = next(line for line in out.splitlines() if line.startswith("CE 256 x 10000"))
+    assert row.endswith("memory NOT MET")
+    assert ("overall: memory within its target in 0 of the 1 cases that have one (time not judged); NOT MET: "
+            "CE 256 x 10000; not measured: BCE with logits 10^6") in out
 
 
 def test_an_unknown_case_lists_the_cases(bench, capsys):

@@ -451,8 +451,33 @@ def test_a_module_whose_checks_wait_for_an_earlier_modules_task_names_that_task_
     r = run_tito(dest, "test", "02_more")  # module 01's Task 01.1 is still the stub that quadruple calls
     assert r.returncode == 1
     assert re.search(r"waiting\s+outside the tasks: 1 test waits for Task 01\.1", r.stdout), r.stdout
-    assert ("Next: Task 01.1 of 01_demo, which this module's code uses; then `tito export 01_demo` and "
-            "`tito test 02_more` again.") in r.stdout
+    assert ('Next: Task 01.1, in "Doubling" of modules/01_demo/demo.ipynb, which this module\'s code uses; then '
+            "`tito export 01_demo` and `tito test 02_more` again.") in r.stdout
+
+
+def test_a_written_task_whose_tests_wait_for_an_earlier_modules_task_gets_a_next_line_naming_it(course, tmp_path):
+    write_notebook(course / "modules" / "02_more" / "more.ipynb", notebook(
+        ("code", "#| default_exp core.more"),
+        ("markdown", "# More\n\n## Quadrupling\n\n**Task 02.1:** `quadruple`, with module 01's `double`."),
+        ("code", "#| export\nfrom tinytorch.core.demo import double\n\ndef quadruple(x):\n"
+                 "    ### BEGIN SOLUTION 02.1\n    return double(double(x))\n    ### END SOLUTION\n"),
+    ))
+    (course / "tests" / "02_more").mkdir()
+    (course / "tests" / "02_more" / "test_more.py").write_text(
+        "import pytest\n\nfrom tinytorch.core.more import quadruple\n\n"
+        "@pytest.mark.task(\"02.1\")\ndef test_quadruple():\n    assert quadruple(1) == 4\n")
+    dest = tmp_path / "student"
+    assert run_tito(course, "release", "--to", str(dest)).returncode == 0
+    student_nb = dest / "modules" / "02_more" / "more.ipynb"
+    nb = json.loads(student_nb.read_text())  # the student writes Task 02.1; module 01's 01.1 stays a stub
+    nb["cells"][2]["source"] = [ln.replace('raise NotImplementedError("Task 02.1: implement quadruple")',
+                                           "return double(double(x))") for ln in nb["cells"][2]["source"]]
+    student_nb.write_text(json.dumps(nb))
+    assert run_tito(dest, "export", "--all").returncode == 0
+    r = run_tito(dest, "test", "02_more")
+    assert re.search(r"waiting\s+Task 02\.1 \(quadruple\).*1 test waits for Task 01\.1", r.stdout), r.stdout
+    assert "outside the tasks" not in r.stdout
+    assert 'Next: Task 01.1, in "Doubling" of modules/01_demo/demo.ipynb' in r.stdout
 
 
 def test_the_command_that_reruns_a_test_works_from_a_subfolder(course):

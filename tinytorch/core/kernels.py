@@ -16,25 +16,6 @@ import numpy as np
 # %% ../../modules/04_losses/losses.ipynb #worker-pool-export
 _CORES = os.cpu_count() or 1  # read once: os.cpu_count() reads a file on every call
 
-
-def _l2_cache_bytes(cpu="/sys/devices/system/cpu/cpu0/cache", default=2**21):
-    """The size of one core's level-2 cache in bytes, as Linux lists it under `cpu`; `default` (2 MiB) where the
-    system does not say (macOS, Windows) or says it in a form not read here."""
-    try:
-        for index in sorted(os.listdir(cpu)):
-            with open(os.path.join(cpu, index, "level")) as f:
-                if f.read().strip() != "2":
-                    continue
-            with open(os.path.join(cpu, index, "size")) as f:
-                size = f.read().strip()  # such as "1024K" or "2048K"
-            scale = {"K": 2**10, "M": 2**20}.get(size[-1:].upper(), 1)
-            return int(size.rstrip("KMkm")) * scale
-    except (OSError, ValueError):
-        pass
-    return default
-
-
-_L2_BYTES = _l2_cache_bytes()  # read once, as _CORES: the elementwise losses size their blocks by it
 _pool, _pool_lock = None, threading.Lock()
 
 
@@ -58,6 +39,51 @@ def _forget_pool():
 
 if hasattr(os, "register_at_fork"):
     os.register_at_fork(after_in_child=_forget_pool)
+
+# %% ../../modules/04_losses/losses.ipynb #l2-cache-export
+def _cpus_in(listing):
+    """How many CPUs a Linux CPU list names: "0" is 1, "0-3,8-11" is 8."""
+    count = 0
+    for part in listing.strip().split(","):
+        low, _, high = part.partition("-")
+        count += int(high or low) - int(low) + 1
+    return count
+
+
+def _l2_cache_bytes(cpu="/sys/devices/system/cpu/cpu0/cache", default=2**21, least=2**18, most=2**21):
+    """One core's share of its level-2 data cache, in bytes, as Linux lists it under `cpu` (the cache's size over
+    the CPUs that share it), kept within [least, most]; `default` (2 MiB) where the system does not say (macOS,
+    Windows). An entry that cannot be read, or in a form not read here, is passed over."""
+    try:
+        entries = sorted(os.listdir(cpu))
+    except OSError:
+        return default
+    for entry in entries:
+        folder = os.path.join(cpu, entry)
+        try:
+            with open(os.path.join(folder, "level")) as f:
+                if f.read().strip() != "2":
+                    continue
+            with open(os.path.join(folder, "type")) as f:
+                if f.read().strip() == "Instruction":
+                    continue
+            with open(os.path.join(folder, "size")) as f:
+                size = f.read().strip()  # such as "1024K" or "2048K"
+            sharing = 1  # unless Linux says how many CPUs share the cache
+            if os.path.exists(os.path.join(folder, "shared_cpu_list")):
+                with open(os.path.join(folder, "shared_cpu_list")) as f:
+                    sharing = _cpus_in(f.read())
+            scale = {"K": 2**10, "M": 2**20}.get(size[-1:].upper(), 1)
+            share = int(size.rstrip("KMkm")) * scale // max(1, sharing)
+        except (OSError, ValueError):
+            continue
+        if share > 0:
+            return min(most, max(least, share))
+    return default
+
+
+_L2_BYTES = _l2_cache_bytes()  # read once, as _CORES: the elementwise losses size their blocks by it
+
 
 # %% ../../modules/04_losses/losses.ipynb #map-blocks-export
 def _even_bounds(n, most, threads=_CORES, least=1):

@@ -39,8 +39,8 @@ class LinearFunction(Function):
         grad_input = (grad_output @ W).astype(x.dtype, copy=False)
         grad_weight = (g2.T @ x2).astype(W.dtype, copy=False)
         grad_bias = None
-        if ctx.has_bias:  # g summed over the batch, as a product with ones: BLAS adds up the rows of a large batch
-            grad_bias = (np.ones(len(g2), g2.dtype) @ g2).astype(W.dtype, copy=False)  # faster than g2.sum(axis=0)
+        if ctx.has_bias:  # g summed over the batch, as a product with ones (see the text)
+            grad_bias = (np.ones(len(g2), g2.dtype) @ g2).astype(W.dtype, copy=False)
         return grad_input, grad_weight, grad_bias
         ### END SOLUTION
 
