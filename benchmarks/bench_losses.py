@@ -349,12 +349,11 @@ def run_table(args):
         judged = [r for r in rows if r.memory_target and not r.problem]
         failed = [r.label for r in judged if not r.met]
         if judged:
-            print(f"overall: memory within its target in {len(judged) - len(failed)} of the {len(judged)} cases that "
-                  "have one (time not judged)" + (f"; NOT MET: {', '.join(failed)}" if failed else "")
-                  + (f"; not measured: {', '.join(unmeasured)}" if unmeasured else ""))
+            summary = (f"memory within its target in {len(judged) - len(failed)} of the {len(judged)} cases that "
+                       "have one (time not judged)" + (f"; NOT MET: {', '.join(failed)}" if failed else ""))
         else:  # only a memory target can be judged, and these cases have none
-            print("overall: none of these cases can be judged without PyTorch (they have only a time target)"
-                  + (f"; not measured: {', '.join(unmeasured)}" if unmeasured else ""))
+            summary = "none of these cases can be judged without PyTorch (they have only a time target)"
+        print(f"overall: {summary}" + (f"; not measured: {', '.join(unmeasured)}" if unmeasured else ""))
     else:
         judged = [r for r in rows if r.ratio is not None or r.memory_target or r.problem]
         failed = [r.label for r in judged if not r.met]

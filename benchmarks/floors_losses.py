@@ -98,8 +98,9 @@ def numpy_mlp_step(x, y, params, lr):
 def _ways(n, work, unit=1):
     """work(slice) over range(n) four ways, each a real way to do the passes: the whole range on one core; two
     halves shared between two threads; blocks of about 2**17 numbers (`unit` numbers per index: a block's passes in
-    the CPU's cache) and of about 2**19 (few, long NumPy calls, as the elementwise engine makes where a core has 2 MiB
-    of level-2 cache; with 1 MiB it makes 2**18, between the two), shared between two threads. The fastest way is the floor: long calls win on small inputs, blocks on large ones."""
+    the CPU's cache) and of about 2**19 (few, long NumPy calls, as the elementwise engine makes where a core has
+    2 MiB of level-2 cache; with 1 MiB it makes 2**18, between the two), shared between two threads. The fastest
+    way is the floor: long calls win on small inputs, blocks on large ones."""
     whole, halves = slice(0, n), [slice(0, n // 2), slice(n // 2, n)]
     ways = [(lambda: work(whole)), (lambda: _map_blocks(work, halves, threads=2))]
     for numbers in (2**17, 2**19):

@@ -363,15 +363,13 @@ def run_module_tests(course: Course, module: Module, ui, verbose: bool = False, 
             counts = [_plural(n, kind) for kind in ("check", "test") if (n := sum(r.kind == kind for r in outside))]
             ui.line(f"        {'FAIL':<8}  outside the tasks{where}: {' and '.join(counts)} "
                     f"{'fails' if len(outside) == 1 else 'fail'}; they use what the tasks write, so fix those first")
-    own = {t.id for t in tasks}  # checks of no task that wait for an earlier module's task: say which one
-    waiting_outside = [r for r in all_results if r.task is None and not r.ok and r.waits_for and not r.skipped
-                       and r.waits_for not in own]
+    own = {t.id for t in tasks}  # results that wait for an unwritten task of an earlier module
+    awaiting = [r for r in all_results if not r.ok and r.waits_for and not r.skipped and r.waits_for not in own]
+    earlier = sorted({r.waits_for for r in awaiting}, key=task_key)
+    waiting_outside = [r for r in awaiting if r.task is None]  # (a task's own say so on the task's line)
     if waiting_outside:
-        awaited = sorted({r.waits_for for r in waiting_outside}, key=task_key)
         ui.line(f"        {'waiting':<8}  outside the tasks: {_waiting(waiting_outside)} for "
-                f"{', '.join(f'Task {t}' for t in awaited)}")
-    earlier = sorted({r.waits_for for r in all_results if not r.ok and r.waits_for and not r.skipped
-                      and r.waits_for not in own}, key=task_key)  # unwritten tasks of earlier modules, awaited
+                f"{', '.join(sorted({f'Task {r.waits_for}' for r in waiting_outside}, key=lambda t: task_key(t[5:])))}")
     for layer in layers:
         (ui.ok if layer.ok else ui.fail)(layer.summary())
         for reason, count in layer.skip_reasons.items():
@@ -389,12 +387,10 @@ def run_module_tests(course: Course, module: Module, ui, verbose: bool = False, 
         ui.line(f"      Next: Task {first.id}, in \"{first.section}\" of {course.rel(module.notebook)}; then "
                 f"`tito export {module.slug}` and `tito test {module.slug} --task {first.id}`.")
     elif earlier:  # this module's tasks are written; what waits, waits for a task of an earlier module
-        owner = next((m for m in course.modules if f"{m.number:02d}" == earlier[0].split(".")[0]), None)
-        section = task_locations(course, owner).get(earlier[0], (None, None))[1] if owner else None
-        where = (f", in \"{section}\" of {course.rel(owner.notebook)}" if section else f" of {owner.slug}") \
-            if owner else ""
-        ui.line(f"      Next: Task {earlier[0]}{where}, which this module's code uses; then "
-                f"`tito export {owner.slug if owner else '--all'}` and `tito test {module.slug}` again.")
+        owner = course.module(earlier[0].split(".")[0])  # task NN.K belongs to module NN
+        _, section = task_locations(course, owner).get(earlier[0], (None, owner.slug))
+        ui.line(f"      Next: Task {earlier[0]}, in \"{section}\" of {course.rel(owner.notebook)}, which this module's "
+                f"code uses; then `tito export {owner.slug}` and `tito test {module.slug}` again.")
     passed = all(layer.ok for layer in layers) and not stale
     if passed and not todo and next_step:
         ui.line(f"      Next: `tito test {module.slug}`, every task at once, then `tito complete {module.slug}`." if task

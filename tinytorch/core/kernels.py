@@ -15,7 +15,6 @@ import numpy as np
 
 # %% ../../modules/04_losses/losses.ipynb #worker-pool-export
 _CORES = os.cpu_count() or 1  # read once: os.cpu_count() reads a file on every call
-
 _pool, _pool_lock = None, threading.Lock()
 
 

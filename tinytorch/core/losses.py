@@ -645,12 +645,11 @@ def _check_unit_interval(name, values):
 def _elementwise_loss(ctx, elements, x, *others, weight=None, reduction="mean", dtype=None, block=None):
     """Run an elementwise loss: elements(x, *others) gives (loss, derivative) per element, for blocks of x.
 
-    The blocks (about `block` elements; by default as many as there are float32 numbers in one core's level-2
-    cache, `_L2_BYTES` / 4: few, long NumPy calls, each array of a block about the cache's size) are shared among
-    the cores. The
-    weight (None, or broadcasting to x) multiplies both; 'mean' and 'sum' add the losses up block by block,
-    'none' keeps them. When a backward will follow, scale * weight * derivative goes into one gradient buffer
-    (x's shape, `dtype`), saved for the backward, which multiplies it by grad_output.
+    The blocks (about `block` elements; by default `_L2_BYTES // 4`, as many as there are float32 numbers in one
+    core's share of its level-2 cache: few, long NumPy calls) are shared among the cores. The weight (None, or
+    broadcasting to x) multiplies both; 'mean' and 'sum' add the losses up block by block, 'none' keeps them. When a
+    backward will follow, scale * weight * derivative goes into one gradient buffer (x's shape, `dtype`), saved
+    for the backward, which multiplies it by grad_output.
     Shape: x; others (None, or broadcasting to x) -> the reduced loss () or x's shape, in `dtype` (default x's).
     """
     dtype, shape = np.dtype(dtype or x.dtype), x.shape
