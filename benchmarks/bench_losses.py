@@ -345,15 +345,14 @@ def run_table(args):
                            ((f"{threads} thr", r.torch_default), ("1 thr", r.torch_one)) if t)
         print(f"  {r.label.rsplit(', ', 1)[1]}: ours {1 / r.ours:,.0f}" + (f", {theirs}" if theirs else ""))
     if torch is None:  # what can be judged is memory alone: a count of cases MET would claim the times too
-        unmeasured = [r.label for r in rows if r.problem]
         judged = [r for r in rows if r.memory_target and not r.problem]
-        failed = [r.label for r in judged if not r.met]
+        failed = [r.label for r in judged if not r.met] + [f"{r.label} (not measured)" for r in rows if r.problem]
         if judged:
-            summary = (f"memory within its target in {len(judged) - len(failed)} of the {len(judged)} cases that "
-                       "have one (time not judged)" + (f"; NOT MET: {', '.join(failed)}" if failed else ""))
+            summary = (f"memory within its target in {sum(r.met for r in judged)} of the {len(judged)} cases that "
+                       "have one (time not judged)")
         else:  # only a memory target can be judged, and these cases have none
             summary = "none of these cases can be judged without PyTorch (they have only a time target)"
-        print(f"overall: {summary}" + (f"; not measured: {', '.join(unmeasured)}" if unmeasured else ""))
+        print(f"overall: {summary}" + (f"; NOT MET: {', '.join(failed)}" if failed else ""))
     else:
         judged = [r for r in rows if r.ratio is not None or r.memory_target or r.problem]
         failed = [r.label for r in judged if not r.met]

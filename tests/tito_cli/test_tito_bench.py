@@ -132,7 +132,7 @@ def test_without_torch_a_memory_target_missed_and_a_case_not_measured_are_each_n
     row = next(line for line in out.splitlines() if line.startswith("CE 256 x 10000"))
     assert row.endswith("memory NOT MET")
     assert ("overall: memory within its target in 0 of the 1 cases that have one (time not judged); NOT MET: "
-            "CE 256 x 10000; not measured: BCE with logits 10^6") in out
+            "CE 256 x 10000, BCE with logits 10^6 (not measured)") in out
 
 
 def test_an_unknown_case_lists_the_cases(bench, capsys):
