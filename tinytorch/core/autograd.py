@@ -49,12 +49,26 @@ class no_grad(contextlib.ContextDecorator):
         _grad_mode.enabled = self._previous.pop()
 
 # %% ../../modules/02_activations/activations.ipynb #context-export
+class _EveryInput(tuple):
+    """needs_input_grad of a Context that no module has set: True for every input, whatever its index."""
+    def __getitem__(self, index):
+        return True
+
+    def __repr__(self):
+        return "(True, ...)"
+
+
 class Context:
     """What one forward keeps for its backward, as PyTorch's `ctx`.
 
     Arrays go through `save_for_backward` and come back as `saved_tensors`; anything else (a dim, a scale)
     is an attribute. `needs_grad` is False when no backward will follow (the functional forms, `no_grad`).
+    `needs_input_grad[i]`, as in PyTorch, says whether the backward must return input i's gradient: False for a
+    layer's input that is the data, which only the module computes, and only when someone reads it (see `Module`);
+    True for every input unless a module says otherwise. A backward may give None where it is False.
     """
+    needs_input_grad = _EveryInput()
+
     def __init__(self, needs_grad=True):
         self.needs_grad = needs_grad
         self.saved_tensors = ()
@@ -123,6 +137,30 @@ def _watch(ctx, array):
     watchers.add(ctx)
 
 
+def _memory_owner(a):
+    """The array that owns the memory of array a: a itself, or the end of its chain of bases (NumPy makes a view of
+    a view a view of the owner); None when no array owns it (a bytes buffer's, say, or a memoryview's)."""
+    while a.base is not None:
+        a = a.base
+        if not isinstance(a, np.ndarray):
+            return None
+    return a if a.flags.owndata else None
+
+
+def _shares_memory(a, arrays):
+    """Whether array a may share memory with any of `arrays`: two arrays whose memory arrays own share it only when
+    the owner is the same (quick to tell); otherwise NumPy's np.may_share_memory (a few microseconds a pair)."""
+    owner = _memory_owner(a)
+    for b in arrays:
+        other = _memory_owner(b) if owner is not None else None
+        if other is not None:
+            if other is owner:
+                return True
+        elif np.may_share_memory(a, b):
+            return True
+    return False
+
+
 def _private(ctx, inputs, output, parameters):
     """Make ctx.saved_tensors the forward's own: copy each array that shares memory with one of the caller's
     `inputs` or with the `output`. The array of a parameter, or of a Tensor that another module's forward made
@@ -143,7 +181,7 @@ def _private(ctx, inputs, output, parameters):
     for i, a in enumerate(saved):
         if not isinstance(a, np.ndarray):
             continue
-        if a.base is None:  # a owns its memory: only a itself, or a view of it, can share it (quick to tell)
+        if a.base is None:  # an array of its own: is it one to watch (a parameter's, a module output's) instead?
             watched = False
             for k in kept:
                 if a is k:
@@ -152,16 +190,48 @@ def _private(ctx, inputs, output, parameters):
             if watched:
                 _watch(ctx, a)
                 continue
-            shared = False
-            for b in theirs:
-                if b is a or b.base is a:
-                    shared = True
-                    break
-        else:
-            shared = any(np.may_share_memory(a, b) for b in theirs)
-        if shared:
+        if _shares_memory(a, theirs):
             saved = saved[:i] + (a.copy(),) + saved[i + 1:]
     ctx.saved_tensors = saved
+
+
+class _InputGrad(Tensor):
+    """The gradient with respect to a layer's input that is the data (its forward had needs_input_grad[0] False):
+    a Tensor whose array is computed the first time anything reads it, by the function's backward asked for that
+    gradient alone. A training step never reads it, and so, as in PyTorch, never pays for it (in the digits MLP,
+    64 -> 128 -> 10, the first layer's g @ W is 29 % of the multiply-adds of a step's six matrix products).
+
+    Until then it keeps the forward's ctx, whose saved arrays stay private as every ctx's do (the weight is watched:
+    an optimiser's step makes the copy first), and grad_output, copied if it is the caller's own array, watched
+    if only a Tensor that a module made holds it.
+    """
+    _made_by_forward = True  # its array, once made, is held by this Tensor alone
+
+    def __init__(self, function, ctx, g, grad_output):
+        holder = Context()  # grad_output, kept as a ctx keeps its arrays
+        theirs = grad_output.data if isinstance(grad_output, Tensor) else grad_output
+        if isinstance(theirs, np.ndarray) and _shares_memory(g, (theirs,)):
+            if not (isinstance(grad_output, Tensor) and grad_output._made_by_forward and g is theirs):
+                g = g.copy()  # the caller's array: it may change it before reading the gradient
+        holder.saved_tensors = (g,)
+        if g is theirs:
+            _watch(holder, g)
+        self._later, self.grad = (function, ctx, holder), None
+
+    @property
+    def data(self):
+        later = self._later
+        if later is not None:
+            function, ctx, holder = later
+            ctx.needs_input_grad = (True,) + (False,) * (len(ctx.needs_input_grad) - 1)  # the input's alone
+            grads = _quietly(function.backward, ctx, holder.saved_tensors[0])
+            first = grads[0] if isinstance(grads, tuple) else grads
+            self._array, self._later = (first if type(first) is np.ndarray else np.asarray(first)), None
+        return self._array
+
+    @data.setter
+    def data(self, array):
+        self._array, self._later = array, None
 
 
 _ONE = {}  # dtype -> a read-only 0-d 1: the default grad_output of a scalar loss, made once per dtype
@@ -224,13 +294,17 @@ class Module:
             return self.function.apply(*inputs, **options)
         self._saved = _FAILED  # until the forward returns: a forward that raised leaves nothing to backward
         ctx = Context()
-        out = np.asarray(_quietly(self.function.forward, ctx, *inputs, **options))
         parameters = None  # which inputs are this module's parameters (None: none is, as for every loss)
         for x in inputs:
             if isinstance(x, Tensor):  # parameters are Tensors: only then is it worth looking
                 own = {id(p) for p in self._own_parameters()}
                 parameters = [x if id(x) in own else None for x in inputs]
                 break
+        if parameters is not None and parameters[0] is None:  # a layer: is its input the data?
+            first = inputs[0]
+            if not (isinstance(first, Tensor) and first._made_by_forward):  # not the output of a module before it
+                ctx.needs_input_grad = (False,) + (True,) * (len(inputs) - 1)  # its gradient only if it is read
+        out = np.asarray(_quietly(self.function.forward, ctx, *inputs, **options))
         if ctx.saved_tensors:
             _private(ctx, inputs, out, parameters)
         self._saved = (ctx, out.shape, out.dtype, parameters)
@@ -275,7 +349,12 @@ class Module:
                 if parameter is not None and grad is not None:
                     _accumulate(parameter, grad)
         first = grads[0]
-        return Tensor._wrap(first if type(first) is np.ndarray else np.asarray(first))
+        if first is None and not ctx.needs_input_grad[0]:  # the data's gradient, which PyTorch would not compute:
+            return _InputGrad(self.function, ctx, g, grad_output)  # made only if something reads it
+        result = Tensor._wrap(first if type(first) is np.ndarray else np.asarray(first))
+        if first is not g and result.data.base is None:  # a new array, which only this Tensor holds
+            result._made_by_forward = True  # (so the module it goes to watches it instead of copying it)
+        return result
 
     def _own_parameters(self):
         return [v for k, v in vars(self).items() if isinstance(v, Tensor) and not k.startswith("_")]

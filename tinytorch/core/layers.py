@@ -36,10 +36,12 @@ class LinearFunction(Function):
         x, W = ctx.saved_tensors
         g2 = grad_output.reshape(-1, W.shape[0])  # any leading dimensions, flattened into one batch
         x2 = x.reshape(-1, W.shape[1])
-        grad_input = (grad_output @ W).astype(x.dtype, copy=False)
-        grad_weight = (g2.T @ x2).astype(W.dtype, copy=False)
-        grad_bias = None
-        if ctx.has_bias:  # g summed over the batch, as a product with ones (see the text)
+        grad_input = grad_weight = grad_bias = None  # each only if it is needed (see the text)
+        if ctx.needs_input_grad[0]:
+            grad_input = (grad_output @ W).astype(x.dtype, copy=False)
+        if ctx.needs_input_grad[1]:
+            grad_weight = (g2.T @ x2).astype(W.dtype, copy=False)
+        if ctx.has_bias and ctx.needs_input_grad[2]:  # g summed over the batch, as a product with ones (see the text)
             grad_bias = (np.ones(len(g2), g2.dtype) @ g2).astype(W.dtype, copy=False)
         return grad_input, grad_weight, grad_bias
         ### END SOLUTION
@@ -142,7 +144,7 @@ class Sequential(Module):
             raise
         if is_grad_enabled():
             self._saved = True
-        return Tensor(x)
+        return x if isinstance(x, Tensor) else Tensor(x)  # the last layer's own output, as that layer made it
 
     def backward(self, grad_output=None):
         """dL/dx from dL/dy: each layer's backward in reverse order."""
@@ -153,4 +155,4 @@ class Sequential(Module):
         for layer in reversed(self.layers):
             g = layer.backward(g)
         ### END SOLUTION
-        return Tensor(g)
+        return g if isinstance(g, Tensor) else Tensor(g)  # as the first layer gave it (perhaps made only when read)

@@ -1,0 +1,147 @@
+"""The gradient with respect to a layer's input that is the data: the forward says needs_input_grad[0] False, the
+backward leaves it out, and Module returns a Tensor that makes it when something reads it, with the numbers of the
+forward that ran, whatever the caller changes in between."""
+import numpy as np
+import pytest
+
+from tinytorch.core.activations import ReLU
+from tinytorch.core.autograd import Context, Function, Module, _InputGrad
+from tinytorch.core.layers import Linear, LinearFunction, Sequential
+from tinytorch.core.tensor import Tensor
+
+X = np.random.default_rng(5).normal(size=(5, 3))
+G = np.random.default_rng(6).normal(size=(5, 2))
+
+
+def _layer():
+    return Linear(3, 2, dtype=np.float64, generator=0)
+
+
+def _expected(x=X, g=G):
+    """g @ W, g.T @ x and g's column sums of a fresh layer, computed here with NumPy."""
+    layer = _layer()
+    W = layer.weight.data
+    return g @ W, g.T @ x, g.sum(axis=0)
+
+
+@pytest.mark.task("03.1")
+def test_backward_computes_only_the_gradients_that_needs_input_grad_asks_for():
+    W, b = _layer().weight.data, _layer().bias.data
+    dx, dW, db = _expected()
+    for flags in [(False, True, True), (True, False, False), (True, True, False), (False, False, True)]:
+        ctx = Context()
+        ctx.needs_input_grad = flags
+        LinearFunction.forward(ctx, X, W, b)
+        got = LinearFunction.backward(ctx, G)
+        for name, flag, grad, want in zip(("input", "weight", "bias"), flags, got, (dx, dW, db)):
+            if flag:
+                assert grad is not None, f"with ctx.needs_input_grad = {flags}, the {name}'s gradient is asked for, got None"
+                np.testing.assert_allclose(grad, want, rtol=1e-12, atol=1e-12)
+            else:
+                assert grad is None, (f"with ctx.needs_input_grad = {flags}, the {name}'s gradient is not needed: return "
+                                      f"None for it, as PyTorch's backward may; got {type(grad).__name__}")
+
+
+def test_a_context_that_no_module_set_asks_for_every_gradient():
+    ctx = Context()
+    assert all(ctx.needs_input_grad[i] for i in range(10)) and repr(ctx.needs_input_grad) == "(True, ...)"
+
+
+@pytest.mark.task("03.1")
+@pytest.mark.parametrize("data", ["array", "list", "tensor"])
+def test_the_datas_gradient_is_made_when_read_with_the_numbers_of_an_eager_one(data):
+    layer = _layer()
+    x = {"array": X, "list": X.tolist(), "tensor": Tensor(X)}[data]
+    layer(x)
+    assert layer._saved[0].needs_input_grad == (False, True, True)
+    dx = layer.backward(G)
+    assert isinstance(dx, _InputGrad) and dx._later is not None  # not made yet
+    want_dx, want_dW, want_db = _expected()
+    np.testing.assert_allclose(layer.weight.grad.data, want_dW, rtol=1e-12)
+    np.testing.assert_allclose(dx.data, want_dx, rtol=1e-12)  # made now
+    assert dx._later is None and dx.shape == (5, 3) and isinstance(dx, Tensor)
+    np.testing.assert_allclose(layer.weight.grad.data, want_dW, rtol=1e-12)  # reading it added nothing to them
+    np.testing.assert_allclose(layer.bias.grad.data, want_db, rtol=1e-12)
+
+
+@pytest.mark.task("03.1", "03.2")
+def test_a_layer_after_another_module_computes_its_input_gradient_at_once():
+    net = Sequential(Linear(3, 4, dtype=np.float64, generator=0), ReLU(), Linear(4, 2, dtype=np.float64, generator=1))
+    net(X)
+    first, _, last = net.layers
+    assert first._saved[0].needs_input_grad == (False, True, True)
+    assert all(last._saved[0].needs_input_grad[i] for i in range(3))  # its input is ReLU's output
+    dx = net.backward(G)
+    assert isinstance(dx, _InputGrad)  # Sequential hands on the first layer's, unread
+    W1, W2 = first.weight.data, last.weight.data
+    h = X @ W1.T + first.bias.data
+    np.testing.assert_allclose(dx.data, ((G @ W2) * (h > 0)) @ W1, rtol=1e-12)
+
+
+@pytest.mark.task("03.1")
+def test_an_optimizer_step_before_the_gradient_is_read_does_not_change_it():
+    layer = _layer()
+    layer(X)
+    dx = layer.backward(G)
+    for p in layer.parameters():
+        p -= 0.5 * p.grad  # the step of every training loop, before anyone reads dx
+    np.testing.assert_allclose(dx.data, _expected()[0], rtol=1e-12)
+
+
+@pytest.mark.task("03.1")
+def test_a_callers_change_to_its_grad_output_after_backward_does_not_change_the_gradient():
+    layer, g = _layer(), G.copy()
+    layer(X)
+    dx = layer.backward(g)
+    g[...] = 100.0
+    np.testing.assert_allclose(dx.data, _expected()[0], rtol=1e-12)
+
+
+@pytest.mark.task("03.1")
+def test_a_modules_gradient_passed_on_and_then_changed_in_place_is_copied_first():
+    relu, layer = ReLU(), _layer()
+    layer(X)
+    relu(np.ones((5, 2)))
+    g = relu.backward(G)  # a Tensor that only relu's backward made: watched, not copied
+    dx = layer.backward(g)
+    assert dx._later[2].saved_tensors[0] is g.data
+    g *= 3.0  # through tinytorch: the pending gradient makes its copy first
+    np.testing.assert_allclose(dx.data, _expected()[0], rtol=1e-12)
+
+
+@pytest.mark.task("03.1")
+def test_the_gradient_read_twice_is_made_once():
+    layer = _layer()
+    layer(X)
+    dx = layer.backward(G)
+    first = dx.data
+    assert dx.data is first and np.asarray(dx) is first
+
+
+class Scaled(Function):  # y = w x, a backward that ignores needs_input_grad
+    @staticmethod
+    def forward(ctx, x, weight):
+        ctx.save_for_backward(np.asarray(x, float), weight.data)
+        return weight.data * np.asarray(x, float)
+
+    @staticmethod
+    def backward(ctx, grad_output):
+        x, w = ctx.saved_tensors
+        return grad_output * w, grad_output * x
+
+
+class ScaledModule(Module):
+    function = Scaled
+
+    def __init__(self):
+        self.weight = Tensor(np.array([2.0, 3.0]))
+
+    def forward(self, x):
+        return self._run(x, self.weight)
+
+
+def test_a_backward_that_ignores_the_flag_gives_its_gradient_as_a_plain_tensor():
+    m = ScaledModule()
+    m(np.array([1.0, 1.0]))
+    dx = m.backward(np.array([1.0, 2.0]))
+    assert type(dx) is Tensor and dx.data.tolist() == [2.0, 6.0] and m.weight.grad.data.tolist() == [1.0, 2.0]
