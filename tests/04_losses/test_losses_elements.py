@@ -216,3 +216,68 @@ def test_log1p_counts_as_quick_when_it_costs_at_most_twice_np_log(log1p_time, qu
     monkeypatch.setattr(kernels.time, "perf_counter", lambda: next(calls))
     assert _log1p_is_quick(n=16, repeats=3) is quick
     assert type(kernels._QUICK_LOG1P) is bool  # what the import decided, one way or the other
+
+
+def _exact_bce_with_logits_sum(x, y):
+    """The sum of BCE-with-logits losses, in float64 from the same float32 (or float64) numbers."""
+    x, y = x.astype(np.float64), y.astype(np.float64)
+    return float(np.sum(np.maximum(x, 0) - x * y + np.log1p(np.exp(-np.abs(x)))))
+
+
+@pytest.mark.task("04.8")
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("regime", ["spread", "confident", "wrong", "soft targets", "few"])
+def test_bce_with_logits_elements_summed_is_the_sum_of_the_elements_to_a_rounding(dtype, regime, monkeypatch):
+    rng = np.random.default_rng(7)
+    n = 3 if regime == "few" else 5000  # 5000: whole groups of 256 for _log1p_sum, and 136 after them
+    x = {"spread": rng.normal(size=n) * 4, "confident": 8 + rng.random(n) * 40, "wrong": -(8 + rng.random(n) * 40),
+         "soft targets": rng.normal(size=n) * 20, "few": np.array([0.0, 40.0, -3.0])}[regime].astype(dtype)
+    y = (rng.random(n) if regime == "soft targets" else np.ones(n)).astype(dtype)
+    exact = _exact_bce_with_logits_sum(x, y)
+    for way in _each_way_of_log1p(monkeypatch):
+        total, derivative = _bce_with_logits_elements(x, y, None, summed=True)
+        _, each_derivative = _bce_with_logits_elements(x, y, None)
+        assert np.ndim(total) == 0, f"with summed=True the loss is one number, the sum, got shape {np.shape(total)} {way}"
+        assert abs(float(total) - exact) <= 8 * np.finfo(dtype).eps * exact, (
+            f"with summed=True the loss of {n} {np.dtype(dtype)} logits ({regime}) should be their sum, {exact!r}; "
+            f"got {float(total)!r} {way}")
+        np.testing.assert_array_equal(derivative, each_derivative, err_msg="summed=True changes only the loss")
+
+
+def test_log1p_sum_adds_up_log1p_to_a_rounding_in_one_log_per_256_numbers():
+    rng = np.random.default_rng(8)
+    for dtype in (np.float32, np.float64):
+        eps = np.finfo(dtype).eps
+        tiny = np.finfo(dtype).smallest_subnormal
+        for z in [np.exp(-np.abs(rng.normal(size=1000) * 10)), np.exp(-30 - rng.random(513) * 60),
+                  np.array([0.0, 1.0, tiny, 1e-30, 0.5]), np.zeros(0), rng.random((3, 300))]:
+            z = z.astype(dtype)
+            before, u = z.copy(), 1 + z
+            exact = float(np.sum(np.log1p(z.astype(np.float64))))
+            got = kernels._log1p_sum(z, u)
+            assert type(got) is float and abs(got - exact) <= 4 * eps * exact, (dtype, z.size, got, exact)
+            assert kernels._log1p_sum(z) == got  # u made when not given
+            np.testing.assert_array_equal(z, before)  # z is not written to
+            np.testing.assert_array_equal(u, 1 + before)
+    assert np.isnan(kernels._log1p_sum(np.float32([0.5, np.nan] * 300)))
+
+
+@pytest.mark.task("04.8")
+@pytest.mark.parametrize("options", [{}, {"weight": np.full(6, 2.0)}, {"pos_weight": np.full(6, 3.0)},
+                                     {"reduction": "none"}, {"reduction": "sum"}],
+                         ids=["mean", "weight", "pos_weight", "none", "sum"])
+def test_the_forward_asks_for_the_sum_only_when_nothing_multiplies_each_element(options, monkeypatch):
+    from tinytorch.core import losses
+    calls, real = [], losses._bce_with_logits_elements
+
+    def spy(*args, **kwargs):
+        calls.append(kwargs.get("summed", False))
+        return real(*args, **kwargs)
+    monkeypatch.setattr(losses, "_bce_with_logits_elements", spy)
+    x, y = np.linspace(-3, 3, 6), np.array([0.0, 1.0, 1.0, 0.0, 0.5, 1.0])
+    got = losses.binary_cross_entropy_with_logits(x, y, **options).numpy()
+    assert calls == [not {"weight", "pos_weight"} & set(options) and options.get("reduction") != "none"]
+    monkeypatch.setattr(losses, "_bce_with_logits_elements", real)
+    each = losses.binary_cross_entropy_with_logits(x, y, **{**options, "reduction": "none"}).numpy()
+    want = each if options.get("reduction") == "none" else each.sum() if options.get("reduction") == "sum" else each.mean()
+    np.testing.assert_allclose(got, want, rtol=1e-12)

@@ -126,6 +126,9 @@ def test_the_elementwise_losses_share_their_blocks_evenly_among_the_cores(monkey
     losses.binary_cross_entropy_with_logits(x, y)
     losses.mse_loss(x, y)
     assert [len(b) for b in seen[2:]] == [18, 4]  # 17 blocks would do, 18 share evenly; MSE's blocks do not change
+    monkeypatch.setattr(losses, "_L2_BYTES", 2**19)  # 512 KiB: blocks of 2**18 numbers all the same (the least)
+    losses.binary_cross_entropy_with_logits(x, y)
+    assert [len(b) for b in seen[4:]] == [18]
 
 
 def _cache_listing(folder, *entries):

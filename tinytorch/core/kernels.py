@@ -429,3 +429,27 @@ def _log1p(z, u=None, out=None):
     out = np.log(u, out=out)
     out += lost  # added as is, not over u: see module 04
     return out
+
+
+def _log1p_sum(z, u=None, group=256):
+    """The sum of log(1 + z) over all of z, for 0 <= z <= 1, as a Python float, with one np.log per `group` numbers
+    (module 04, "a sum of logs"): the sum of logs is the log of their product, and 256 numbers in [1, 2] multiply
+    to at most 2**256, far within float64. For float32 the products of u = 1 + z (give it if you have it, rounded in
+    float32) are taken in float64, whose roundings lose nothing that float32 keeps, and what rounding u lost,
+    z - (u - 1), is added up apart, as in _log1p. Any other dtype is added up term by term, through _log1p (a
+    product of float64 numbers rounds as much as its terms do). Neither z nor u is written to.
+    Shape: z (and u) any -> a Python float (0.0 for no numbers)."""
+    z = z.reshape(-1)
+    u = (1 + z) if u is None else u.reshape(-1)
+    if z.dtype != np.float32:
+        return float(np.add.reduce(_log1p(z, u), dtype=np.float64))
+    whole = z.size // group * group  # numbers in whole groups; the few after them, one log each
+    total = 0.0
+    if whole:
+        products = np.multiply.reduce(u[:whole].reshape(group, -1), axis=0, dtype=np.float64)  # group rows, at once
+        total += float(np.add.reduce(np.log(products, out=products)))
+    if whole < z.size:
+        total += float(np.add.reduce(np.log(u[whole:].astype(np.float64))))
+    lost = np.subtract(u, 1)
+    np.subtract(z, lost, out=lost)  # what rounding u lost: at most half a float32 rounding of 1 each
+    return total + float(np.einsum("i->", lost))

@@ -14,7 +14,8 @@ from typing import Literal, get_args
 import numpy as np
 
 from .autograd import Function, Module
-from .kernels import _CORES, _L2_BYTES, _even_bounds, _log1p, _map_blocks, _scratch, softmax_rows
+from .kernels import (_CORES, _L2_BYTES, _even_bounds, _log1p, _log1p_sum, _map_blocks, _scratch,
+                                    softmax_rows)
 from .tensor import Tensor, _as_float, _check_dim, _to_array
 
 # %% ../../modules/04_losses/losses.ipynb #same-shape-export
@@ -642,36 +643,43 @@ def _check_unit_interval(name, values):
                          f"({int(outside.sum())} of {values.size} outside)")
 
 # %% ../../modules/04_losses/losses.ipynb #elementwise-loss-export
-def _elementwise_loss(ctx, elements, x, *others, weight=None, reduction="mean", dtype=None, block=None):
+def _elementwise_loss(ctx, elements, x, *others, weight=None, reduction="mean", dtype=None, block=None,
+                      summed=False):
     """Run an elementwise loss: elements(x, *others) gives (loss, derivative) per element, for blocks of x.
 
     The blocks (about `block` elements; by default `_L2_BYTES // 4`, as many as there are float32 numbers in one
-    core's share of its level-2 cache: few, long NumPy calls) are shared among the cores. The weight (None, or
+    core's share of its level-2 cache, but at least 262,144: few, long NumPy calls) are shared among the cores. The weight (None, or
     broadcasting to x) multiplies both; 'mean' and 'sum' add the losses up block by block, 'none' keeps them. When a
     backward will follow, scale * weight * derivative goes into one gradient buffer (x's shape, `dtype`), saved
-    for the backward, which multiplies it by grad_output.
+    for the backward, which multiplies it by grad_output. With `summed`, when only the total is wanted ('mean' or
+    'sum', no weight), elements(x, *others, summed=True) gives each block's total loss, a number, in place of the
+    array (binary cross entropy with logits then adds up its logs the quick way: see Task 04.8).
     Shape: x; others (None, or broadcasting to x) -> the reduced loss () or x's shape, in `dtype` (default x's).
     """
     dtype, shape = np.dtype(dtype or x.dtype), x.shape
     ctx.scale = scale = _reduce_backward(reduction, x.size)
     arrays = [a if a is None or a.shape == shape else np.broadcast_to(a, shape) for a in (x, *others, weight)]
     arrays = [a if a is None else a.reshape(1) for a in arrays] if x.ndim == 0 else arrays  # a 0-d input: one row
-    rows, block = arrays[0].shape[0], block or _L2_BYTES // 4
+    rows, block = arrays[0].shape[0], block or max(2**18, _L2_BYTES // 4)
     bounds = _even_bounds(rows, block // max(1, x.size // max(1, rows)), _CORES)  # of whole rows of x
     loss = np.empty(arrays[0].shape, dtype) if reduction == "none" else None
     grad = np.empty(arrays[0].shape, dtype) if ctx.needs_grad else None
     sums = np.zeros(len(bounds) - 1, _accumulator(dtype))
+    totals = summed and loss is None and weight is None  # only each block's total is wanted
 
     def one_block(i):
         block = slice(bounds[i], bounds[i + 1])
         *inputs, w = [a if a is None else a[block] for a in arrays]
-        value, derivative = elements(*inputs)
-        if w is not None:
-            value, derivative = value * w, derivative * w
-        if loss is None:
-            sums[i] = np.einsum("i->", value.reshape(-1), dtype=sums.dtype)  # the fast sum, as the kernel's
+        if totals:  # the block's total loss, a number
+            sums[i], derivative = elements(*inputs, summed=True)
         else:
-            loss[block] = value
+            value, derivative = elements(*inputs)
+            if w is not None:
+                value, derivative = value * w, derivative * w
+            if loss is None:
+                sums[i] = np.einsum("i->", value.reshape(-1), dtype=sums.dtype)  # the fast sum, as the kernel's
+            else:
+                loss[block] = value
         if grad is not None:
             np.multiply(derivative, scale, out=grad[block], casting="same_kind")
 
@@ -731,11 +739,13 @@ def binary_cross_entropy(input, target, weight=None, reduction="mean"):
     return BinaryCrossEntropyFunction.apply(input, target, weight=weight, reduction=reduction)
 
 # %% ../../modules/04_losses/losses.ipynb #bce-with-logits-elements-export
-def _bce_with_logits_elements(x, y, pos_weight):
+def _bce_with_logits_elements(x, y, pos_weight, summed=False):
     """(loss, derivative) of each element, for logits x: (1 - y) x - (1 + (pw - 1) y) logsigmoid(x), computed
-    stably, and its derivative with respect to x, (1 + (pw - 1) y) sigmoid(x) - pw y.
+    stably, and its derivative with respect to x, (1 + (pw - 1) y) sigmoid(x) - pw y. With `summed` (only ever
+    given with pos_weight None), the loss is the sum of all of them, a number, in place of the array.
 
-    Shape: x and y the same, pos_weight None (pw = 1) or of their shape -> two arrays of that shape.
+    Shape: x and y the same, pos_weight None (pw = 1) or of their shape -> two arrays of that shape (summed: a
+    number and an array).
     """
     ### BEGIN SOLUTION 04.8
     # Written step by step into arrays made here (never into x or y), arrays even for a single number (a ufunc
@@ -749,13 +759,15 @@ def _bce_with_logits_elements(x, y, pos_weight):
     # sigmoid(x) = 1 / (1 + z) for x >= 0 and z / (1 + z) for x < 0: the larger of z and [x >= 0], over u
     np.maximum(z, step, out=sigmoid)
     sigmoid /= u
-    softplus = _log1p(z, u, out=z)  # log(1 + exp(-|x|)), into z: it is not needed any more
     if pos_weight is None:  # (1 - y) x - min(x, 0) = ([x >= 0] - y) x: one rounding, as (1 - y) x
         loss = np.subtract(step, y, out=loss)
         loss *= x
-        loss += softplus  # (1 - y) x - log sigmoid(x)
         sigmoid -= y
+        if summed:  # only the total: the logs added up as the logs of products (see the text)
+            return float(np.einsum("i->", loss.reshape(-1))) + _log1p_sum(z, u), sigmoid  # einsum: a quick sum
+        loss += _log1p(z, u, out=z)  # (1 - y) x - log sigmoid(x), with log(1 + exp(-|x|))
         return loss, sigmoid
+    softplus = _log1p(z, u, out=z)  # log(1 + exp(-|x|)), into z: it is not needed any more
     log_sigmoid = np.minimum(x, 0, out=u)
     log_sigmoid -= softplus  # min(x, 0) - log(1 + exp(-|x|))
     loss = np.subtract(1, y, out=loss)
@@ -781,7 +793,8 @@ class BinaryCrossEntropyWithLogitsFunction(Function):
         _check_same_shape("binary_cross_entropy_with_logits", x, y)
         w = _broadcast_weight(weight, x.shape, x.dtype, "weight")
         pw = _broadcast_weight(pos_weight, x.shape, x.dtype, "pos_weight")
-        return _elementwise_loss(ctx, _bce_with_logits_elements, x, y, pw, weight=w, reduction=reduction, dtype=dtype)
+        return _elementwise_loss(ctx, _bce_with_logits_elements, x, y, pw, weight=w, reduction=reduction, dtype=dtype,
+                                 summed=pw is None)  # without pos_weight, a total can add its logs up quickly
 
     @staticmethod
     def backward(ctx, grad_output):
