@@ -47,66 +47,110 @@ def test_a_context_that_no_module_set_asks_for_every_gradient():
     assert all(ctx.needs_input_grad[i] for i in range(10)) and repr(ctx.needs_input_grad) == "(True, ...)"
 
 
-@pytest.mark.task("03.1")
+class Affine(Function):  # y = x W.T + b, with a backward that honours needs_input_grad, as Task 03.1's should
+    @staticmethod
+    def forward(ctx, x, weight, bias):
+        x = np.asarray(x.data if isinstance(x, Tensor) else x, float)
+        ctx.save_for_backward(x, weight.data)
+        return x @ weight.data.T + bias.data
+
+    @staticmethod
+    def backward(ctx, g):
+        x, W = ctx.saved_tensors
+        ctx.calls = getattr(ctx, "calls", ()) + (tuple(ctx.needs_input_grad),)
+        return (g @ W if ctx.needs_input_grad[0] else None, g.T @ x if ctx.needs_input_grad[1] else None,
+                g.sum(axis=0) if ctx.needs_input_grad[2] else None)
+
+
+class AffineLayer(Module):
+    function = Affine
+
+    def __init__(self, seed=0):
+        rng = np.random.default_rng(seed)
+        self.weight, self.bias = Tensor(rng.normal(size=(2, 3))), Tensor(rng.normal(size=2))
+
+    def forward(self, x):
+        return self._run(x, self.weight, self.bias)
+
+
+def _affine_expected(layer, x=X, g=G):
+    return g @ layer.weight.data, g.T @ x, g.sum(axis=0)
+
+
 @pytest.mark.parametrize("data", ["array", "list", "tensor"])
 def test_the_datas_gradient_is_made_when_read_with_the_numbers_of_an_eager_one(data):
-    layer = _layer()
-    x = {"array": X, "list": X.tolist(), "tensor": Tensor(X)}[data]
-    layer(x)
-    assert layer._saved[0].needs_input_grad == (False, True, True)
+    layer = AffineLayer()
+    want_dx, want_dW, want_db = _affine_expected(layer)
+    layer({"array": X, "list": X.tolist(), "tensor": Tensor(X)}[data])
+    ctx = layer._saved[0]
+    assert ctx.needs_input_grad == (False, True, True)
     dx = layer.backward(G)
-    assert isinstance(dx, _InputGrad) and dx._later is not None  # not made yet
-    want_dx, want_dW, want_db = _expected()
+    assert isinstance(dx, _InputGrad) and dx._later is not None and ctx.calls == ((False, True, True),)  # not yet
     np.testing.assert_allclose(layer.weight.grad.data, want_dW, rtol=1e-12)
-    np.testing.assert_allclose(dx.data, want_dx, rtol=1e-12)  # made now
-    assert dx._later is None and dx.shape == (5, 3) and isinstance(dx, Tensor)
+    np.testing.assert_allclose(dx.data, want_dx, rtol=1e-12)  # made now, by the input's gradient alone
+    assert ctx.calls == ((False, True, True), (True, False, False)) and dx._later is None and dx.shape == (5, 3)
     np.testing.assert_allclose(layer.weight.grad.data, want_dW, rtol=1e-12)  # reading it added nothing to them
     np.testing.assert_allclose(layer.bias.grad.data, want_db, rtol=1e-12)
 
 
-@pytest.mark.task("03.1", "03.2")
+@pytest.mark.task("03.2")
 def test_a_layer_after_another_module_computes_its_input_gradient_at_once():
-    net = Sequential(Linear(3, 4, dtype=np.float64, generator=0), ReLU(), Linear(4, 2, dtype=np.float64, generator=1))
+    net = Sequential(AffineLayer(0), ReLU(), Linear(2, 2, dtype=np.float64, generator=1))
     net(X)
     first, _, last = net.layers
     assert first._saved[0].needs_input_grad == (False, True, True)
     assert all(last._saved[0].needs_input_grad[i] for i in range(3))  # its input is ReLU's output
     dx = net.backward(G)
-    assert isinstance(dx, _InputGrad)  # Sequential hands on the first layer's, unread
-    W1, W2 = first.weight.data, last.weight.data
-    h = X @ W1.T + first.bias.data
-    np.testing.assert_allclose(dx.data, ((G @ W2) * (h > 0)) @ W1, rtol=1e-12)
+    assert isinstance(dx, _InputGrad), "Sequential.backward returns what the first layer's backward returned"
+    h = X @ first.weight.data.T + first.bias.data
+    np.testing.assert_allclose(dx.data, ((G @ last.weight.data) * (h > 0)) @ first.weight.data, rtol=1e-12)
 
 
-@pytest.mark.task("03.1")
 def test_an_optimizer_step_before_the_gradient_is_read_does_not_change_it():
-    layer = _layer()
+    layer = AffineLayer()
+    want = _affine_expected(layer)[0]
     layer(X)
     dx = layer.backward(G)
     for p in layer.parameters():
         p -= 0.5 * p.grad  # the step of every training loop, before anyone reads dx
-    np.testing.assert_allclose(dx.data, _expected()[0], rtol=1e-12)
+    np.testing.assert_allclose(dx.data, want, rtol=1e-12)
 
 
-@pytest.mark.task("03.1")
 def test_a_callers_change_to_its_grad_output_after_backward_does_not_change_the_gradient():
-    layer, g = _layer(), G.copy()
+    layer, g = AffineLayer(), G.copy()
+    want = _affine_expected(layer)[0]
     layer(X)
     dx = layer.backward(g)
     g[...] = 100.0
-    np.testing.assert_allclose(dx.data, _expected()[0], rtol=1e-12)
+    np.testing.assert_allclose(dx.data, want, rtol=1e-12)
 
 
-@pytest.mark.task("03.1")
 def test_a_modules_gradient_passed_on_and_then_changed_in_place_is_copied_first():
-    relu, layer = ReLU(), _layer()
+    relu, layer = ReLU(), AffineLayer()
+    want = _affine_expected(layer)[0]
     layer(X)
     relu(np.ones((5, 2)))
     g = relu.backward(G)  # a Tensor that only relu's backward made: watched, not copied
     dx = layer.backward(g)
     assert dx._later[2].saved_tensors[0] is g.data
     g *= 3.0  # through tinytorch: the pending gradient makes its copy first
-    np.testing.assert_allclose(dx.data, _expected()[0], rtol=1e-12)
+    np.testing.assert_allclose(dx.data, want, rtol=1e-12)
+
+
+@pytest.mark.task("03.1")
+@pytest.mark.parametrize("changed", ["grad_output", "weight", "input"])
+def test_linears_input_gradient_is_the_forwards_whenever_it_is_read(changed):
+    layer, x, g = _layer(), X.copy(), G.copy()
+    want = _expected()[0]
+    layer(x)
+    dx = layer.backward(g)
+    if changed == "grad_output":
+        g[...] = 100.0
+    elif changed == "weight":
+        layer.weight -= 0.5 * layer.weight.grad
+    else:
+        x[...] = -7.0
+    np.testing.assert_allclose(dx.data, want, rtol=1e-12)
 
 
 @pytest.mark.task("03.1")

@@ -281,3 +281,15 @@ def test_the_forward_asks_for_the_sum_only_when_nothing_multiplies_each_element(
     each = losses.binary_cross_entropy_with_logits(x, y, **{**options, "reduction": "none"}).numpy()
     want = each if options.get("reduction") == "none" else each.sum() if options.get("reduction") == "sum" else each.mean()
     np.testing.assert_allclose(got, want, rtol=1e-12)
+
+
+def test_an_elements_function_that_ignores_summed_gets_an_error_that_says_so(monkeypatch):
+    from tinytorch.core import losses
+    real = losses._bce_with_logits_elements
+
+    def _bce_with_logits_elements(x, y, pos_weight, summed=False):  # a solution that forgot `summed`
+        return real(x, y, pos_weight)
+    monkeypatch.setattr(losses, "_bce_with_logits_elements", _bce_with_logits_elements)
+    with pytest.raises(ValueError, match=r"_bce_with_logits_elements\(\.\.\., summed=True\) must give the sum of the "
+                                         r"losses, one number, in place of their array; got an array of shape \(6,\)"):
+        losses.binary_cross_entropy_with_logits(np.linspace(-3, 3, 6), np.ones(6))

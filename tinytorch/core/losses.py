@@ -671,7 +671,11 @@ def _elementwise_loss(ctx, elements, x, *others, weight=None, reduction="mean", 
         block = slice(bounds[i], bounds[i + 1])
         *inputs, w = [a if a is None else a[block] for a in arrays]
         if totals:  # the block's total loss, a number
-            sums[i], derivative = elements(*inputs, summed=True)
+            total, derivative = elements(*inputs, summed=True)
+            if np.ndim(total):
+                raise ValueError(f"{elements.__name__}(..., summed=True) must give the sum of the losses, one number, "
+                                 f"in place of their array; got an array of shape {np.shape(total)}")
+            sums[i] = total
         else:
             value, derivative = elements(*inputs)
             if w is not None:
