@@ -35,11 +35,12 @@ def test_backward_computes_only_the_gradients_that_needs_input_grad_asks_for():
         got = LinearFunction.backward(ctx, G)
         for name, flag, grad, want in zip(("input", "weight", "bias"), flags, got, (dx, dW, db)):
             if flag:
-                assert grad is not None, f"with ctx.needs_input_grad = {flags}, the {name}'s gradient is asked for, got None"
+                assert grad is not None, f"with ctx.needs_input_grad = {flags}, the {name}'s gradient is asked for, " \
+                                         "got None"
                 np.testing.assert_allclose(grad, want, rtol=1e-12, atol=1e-12)
             else:
-                assert grad is None, (f"with ctx.needs_input_grad = {flags}, the {name}'s gradient is not needed: return "
-                                      f"None for it, as PyTorch's backward may; got {type(grad).__name__}")
+                assert grad is None, (f"with ctx.needs_input_grad = {flags}, the {name}'s gradient is not needed: "
+                                      f"return None for it, as PyTorch's backward may; got {type(grad).__name__}")
 
 
 def test_a_context_that_no_module_set_asks_for_every_gradient():
@@ -125,16 +126,42 @@ def test_a_callers_change_to_its_grad_output_after_backward_does_not_change_the_
     np.testing.assert_allclose(dx.data, want, rtol=1e-12)
 
 
-def test_a_modules_gradient_passed_on_and_then_changed_in_place_is_copied_first():
+@pytest.mark.parametrize("write", ["g *= 3", "g.numpy()[...] = 0", "v = g[1:3]; v *= 100", "p.data -= p.grad.data",
+                                   "p.data[...] = 0", "np.copyto(p.data, 7.0)", "row = p[0]; row *= 0",
+                                   "wt = p.T; wt -= 1"])
+def test_no_write_after_backward_changes_the_gradient_not_read_yet(write):
     relu, layer = ReLU(), AffineLayer()
     want = _affine_expected(layer)[0]
     layer(X)
     relu(np.ones((5, 2)))
-    g = relu.backward(G)  # a Tensor that only relu's backward made: watched, not copied
+    g = relu.backward(G)  # a module's gradient, handed on, as in a Sequential
     dx = layer.backward(g)
-    assert dx._later[2].saved_tensors[0] is g.data
-    g *= 3.0  # through tinytorch: the pending gradient makes its copy first
-    np.testing.assert_allclose(dx.data, want, rtol=1e-12)
+    p = layer.weight
+    exec(write, {"np": np, "g": g, "p": p})  # through tinytorch, through NumPy alone, through a view
+    np.testing.assert_allclose(dx.data, want, rtol=1e-12, err_msg=f"after {write}")
+
+
+def test_a_backward_that_gives_no_input_gradient_when_asked_is_named():
+    class Lazy(Affine):
+        @staticmethod
+        def backward(ctx, g):
+            return None, g.T @ ctx.saved_tensors[0], g.sum(axis=0)
+
+    class LazyLayer(AffineLayer):
+        function = Lazy
+    layer = LazyLayer()
+    layer(X)
+    dx = layer.backward(G)
+    with pytest.raises(TypeError, match=r"Lazy\.backward gave None for its input's gradient with "
+                                        r"ctx\.needs_input_grad\[0\] True"):
+        dx.data
+
+
+def test_every_forward_of_a_module_has_one_flag_per_input():
+    net = Sequential(Linear(3, 4, generator=0), ReLU(), Linear(4, 2, generator=1))
+    net(X)
+    assert [layer._saved[0].needs_input_grad for layer in net] == [(False, True, True), (True,), (True, True, True)]
+    need_x, need_W, need_b = net[2]._saved[0].needs_input_grad  # unpacks as PyTorch's does
 
 
 @pytest.mark.task("03.1")

@@ -201,31 +201,29 @@ class _InputGrad(Tensor):
     gradient alone. A training step never reads it, and so, as in PyTorch, never pays for it (in the digits MLP,
     64 -> 128 -> 10, the first layer's g @ W is 29 % of the multiply-adds of a step's six matrix products).
 
-    Until then it keeps the forward's ctx, whose saved arrays stay private as every ctx's do (the weight is watched:
-    an optimiser's step makes the copy first), and grad_output, copied if it is the caller's own array, watched
-    if only a Tensor that a module made holds it.
+    Until then it keeps what that backward needs, as copies of its own wherever anyone else could write on it,
+    through tinytorch or NumPy alone: the parameters' arrays that the ctx saved (the weight, watched until now:
+    small next to the product it saves) and grad_output (unless it is the read-only default 1). It keeps the
+    forward's other saved arrays, its own already, as they are: an unread one holds all of that in memory.
     """
     _made_by_forward = True  # its array, once made, is held by this Tensor alone
 
-    def __init__(self, function, ctx, g, grad_output):
-        holder = Context()  # grad_output, kept as a ctx keeps its arrays
-        theirs = grad_output.data if isinstance(grad_output, Tensor) else grad_output
-        if isinstance(theirs, np.ndarray) and _shares_memory(g, (theirs,)):
-            if not (isinstance(grad_output, Tensor) and grad_output._made_by_forward and g is theirs):
-                g = g.copy()  # the caller's array: it may change it before reading the gradient
-        holder.saved_tensors = (g,)
-        if g is theirs:
-            _watch(holder, g)
-        self._later, self.grad = (function, ctx, holder), None
+    def __init__(self, function, ctx, g, parameters):
+        arrays = [p.data for p in parameters if p is not None]
+        ctx.saved_tensors = tuple(a.copy() if any(a is b for b in arrays) else a for a in ctx.saved_tensors)
+        self._later, self.grad = (function, ctx, g if not g.flags.writeable and g.base is None else g.copy()), None
 
     @property
     def data(self):
         later = self._later
         if later is not None:
-            function, ctx, holder = later
+            function, ctx, g = later
             ctx.needs_input_grad = (True,) + (False,) * (len(ctx.needs_input_grad) - 1)  # the input's alone
-            grads = _quietly(function.backward, ctx, holder.saved_tensors[0])
+            grads = _quietly(function.backward, ctx, g)
             first = grads[0] if isinstance(grads, tuple) else grads
+            if first is None:
+                raise TypeError(f"{function.__qualname__}.backward gave None for its input's gradient with "
+                                "ctx.needs_input_grad[0] True: it must compute it when its flag is set")
             self._array, self._later = (first if type(first) is np.ndarray else np.asarray(first)), None
         return self._array
 
@@ -274,7 +272,8 @@ class Module:
     """Base of everything with a gradient: activations, layers, containers and losses.
 
     A one-operation module names its `function` (a Function) and the attributes that hold its settings in
-    `_options`. `forward` runs the function and keeps its ctx; `backward(grad_output)` hands the ctx back once,
+    `_options`. `forward` runs the function and keeps its ctx; `backward(grad_output)` hands the ctx back once (and
+    once more, to an input gradient that was left for later, if something reads it: see `_InputGrad`),
     adds the parameters' gradients into their `.grad` and returns the gradient with respect to the input.
     Every public Tensor attribute is a parameter. Not for sharing between threads (it keeps its last forward).
     """
@@ -300,10 +299,11 @@ class Module:
                 own = {id(p) for p in self._own_parameters()}
                 parameters = [x if id(x) in own else None for x in inputs]
                 break
+        ctx.needs_input_grad = (True,) * len(inputs)  # one flag per input, as in PyTorch
         if parameters is not None and parameters[0] is None:  # a layer: is its input the data?
             first = inputs[0]
             if not (isinstance(first, Tensor) and first._made_by_forward):  # not the output of a module before it
-                ctx.needs_input_grad = (False,) + (True,) * (len(inputs) - 1)  # its gradient only if it is read
+                ctx.needs_input_grad = (False,) + ctx.needs_input_grad[1:]  # its gradient only if it is read
         out = np.asarray(_quietly(self.function.forward, ctx, *inputs, **options))
         if ctx.saved_tensors:
             _private(ctx, inputs, out, parameters)
@@ -350,11 +350,8 @@ class Module:
                     _accumulate(parameter, grad)
         first = grads[0]
         if first is None and not ctx.needs_input_grad[0]:  # the data's gradient, which PyTorch would not compute:
-            return _InputGrad(self.function, ctx, g, grad_output)  # made only if something reads it
-        result = Tensor._wrap(first if type(first) is np.ndarray else np.asarray(first))
-        if first is not g and result.data.base is None:  # a new array, which only this Tensor holds
-            result._made_by_forward = True  # (so the module it goes to watches it instead of copying it)
-        return result
+            return _InputGrad(self.function, ctx, g, parameters)  # made only if something reads it
+        return Tensor._wrap(first if type(first) is np.ndarray else np.asarray(first))
 
     def _own_parameters(self):
         return [v for k, v in vars(self).items() if isinstance(v, Tensor) and not k.startswith("_")]

@@ -648,19 +648,20 @@ def _elementwise_loss(ctx, elements, x, *others, weight=None, reduction="mean", 
     """Run an elementwise loss: elements(x, *others) gives (loss, derivative) per element, for blocks of x.
 
     The blocks (about `block` elements; by default `_L2_BYTES // 4`, as many as there are float32 numbers in one
-    core's share of its level-2 cache, but at least 262,144: few, long NumPy calls) are shared among the cores. The weight (None, or
-    broadcasting to x) multiplies both; 'mean' and 'sum' add the losses up block by block, 'none' keeps them. When a
-    backward will follow, scale * weight * derivative goes into one gradient buffer (x's shape, `dtype`), saved
-    for the backward, which multiplies it by grad_output. With `summed`, when only the total is wanted ('mean' or
-    'sum', no weight), elements(x, *others, summed=True) gives each block's total loss, a number, in place of the
-    array (binary cross entropy with logits then adds up its logs the quick way: see Task 04.8).
+    core's share of its level-2 cache, but at least 1 MiB of x: few, long NumPy calls) are shared among the cores.
+    The weight (None, or broadcasting to x) multiplies both; 'mean' and 'sum' add the losses up block by block,
+    'none' keeps them. When a backward will follow, scale * weight * derivative goes into one gradient buffer (x's
+    shape, `dtype`), saved for the backward, which multiplies it by grad_output. With `summed`, when only the total
+    is wanted ('mean' or 'sum', no weight), elements(x, *others, summed=True) gives each block's total loss, a
+    number, in place of the array (binary cross entropy with logits then adds up its logs the quick way: see Task
+    04.8).
     Shape: x; others (None, or broadcasting to x) -> the reduced loss () or x's shape, in `dtype` (default x's).
     """
     dtype, shape = np.dtype(dtype or x.dtype), x.shape
     ctx.scale = scale = _reduce_backward(reduction, x.size)
     arrays = [a if a is None or a.shape == shape else np.broadcast_to(a, shape) for a in (x, *others, weight)]
     arrays = [a if a is None else a.reshape(1) for a in arrays] if x.ndim == 0 else arrays  # a 0-d input: one row
-    rows, block = arrays[0].shape[0], block or max(2**18, _L2_BYTES // 4)
+    rows, block = arrays[0].shape[0], block or max(2**20 // x.itemsize, _L2_BYTES // 4)
     bounds = _even_bounds(rows, block // max(1, x.size // max(1, rows)), _CORES)  # of whole rows of x
     loss = np.empty(arrays[0].shape, dtype) if reduction == "none" else None
     grad = np.empty(arrays[0].shape, dtype) if ctx.needs_grad else None
@@ -746,7 +747,7 @@ def binary_cross_entropy(input, target, weight=None, reduction="mean"):
 def _bce_with_logits_elements(x, y, pos_weight, summed=False):
     """(loss, derivative) of each element, for logits x: (1 - y) x - (1 + (pw - 1) y) logsigmoid(x), computed
     stably, and its derivative with respect to x, (1 + (pw - 1) y) sigmoid(x) - pw y. With `summed` (only ever
-    given with pos_weight None), the loss is the sum of all of them, a number, in place of the array.
+    given for float32, with pos_weight None), the loss is the sum of all of them, a number, in place of the array.
 
     Shape: x and y the same, pos_weight None (pw = 1) or of their shape -> two arrays of that shape (summed: a
     number and an array).
@@ -798,7 +799,7 @@ class BinaryCrossEntropyWithLogitsFunction(Function):
         w = _broadcast_weight(weight, x.shape, x.dtype, "weight")
         pw = _broadcast_weight(pos_weight, x.shape, x.dtype, "pos_weight")
         return _elementwise_loss(ctx, _bce_with_logits_elements, x, y, pw, weight=w, reduction=reduction, dtype=dtype,
-                                 summed=pw is None)  # without pos_weight, a total can add its logs up quickly
+                                 summed=pw is None and x.dtype == np.float32)  # its logs, added up the quick way
 
     @staticmethod
     def backward(ctx, grad_output):
