@@ -157,6 +157,7 @@ def test_a_backward_that_gives_no_input_gradient_when_asked_is_named():
         dx.data
 
 
+@pytest.mark.task("03.1", "03.2")
 def test_every_forward_of_a_module_has_one_flag_per_input():
     net = Sequential(Linear(3, 4, generator=0), ReLU(), Linear(4, 2, generator=1))
     net(X)

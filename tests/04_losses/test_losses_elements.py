@@ -288,6 +288,7 @@ def test_the_forward_asks_for_the_sum_only_of_float32_when_nothing_multiplies_ea
     np.testing.assert_allclose(got, want, rtol=1e-12 if dtype == np.float64 else 1e-6 if dtype == np.float32 else 1e-3)
 
 
+@pytest.mark.task("04.8")
 def test_an_elements_function_that_ignores_summed_gets_an_error_that_says_so(monkeypatch):
     from tinytorch.core import losses
     real = losses._bce_with_logits_elements
