@@ -8,11 +8,11 @@ Two floors per case:
 - the irreducible passes: only what NumPy cannot do without (for cross entropy one exp per logit, one sum per row
   and one write of the gradient; for MSE x - y, one read of it for the sum and one scaling write; for the binary
   cross entropy of probabilities 1 - p, the two logs and one division; for that of logits exp(-|x|), the log of
-  1 + that, by the faster of np.log1p and np.log, and one division for the sigmoid; for the training step its five
-  matrix products: the first layer's input gradient is made only when read, and a step never reads it), timed on
-  one core, shared between two threads in halves, and in blocks of two sizes shared between two threads: the
-  fastest of these ways. Where even that is slower than PyTorch's whole step, NumPy cannot meet the target,
-  whatever the Python around it: that is the measured proof.
+  1 + that, by the fastest of np.log1p, np.log and one log per product of 256, and one division for the sigmoid;
+  for the training step its five matrix products: the first layer's input gradient is made only when read, and a
+  step never reads it), timed on one core, shared between two threads in halves, and in blocks of two sizes shared
+  between two threads: the fastest of these ways. Where even that is slower than PyTorch's whole step, NumPy
+  cannot meet the target, whatever the Python around it: that is the measured proof.
 Class weights and label smoothing only add passes to a cross entropy, so its plain floor and irreducible passes
 are those of the plain loss of the same shape: lower bounds for those cases too.
 A companion of bench_losses.py, which passes itself in as `bench`.
@@ -161,12 +161,14 @@ def irreducible_bce(p):
 def irreducible_bce_with_logits(x):
     """The transcendental passes: exp(-|x|) (-|x| from one copysign pass, or from np.abs and np.negative, which
     can be quicker), the log of 1 + that, and for the sigmoid at least one division, z / (1 + z) (cheaper than the
-    exp of log sigmoid; the blend that the division would need for x >= 0 is left out). The log once with
-    np.log1p, once as np.log of 1 + z (a lower bound of any accurate way through np.log, which must then correct
-    for the rounding of 1 + z): where NumPy's log1p is not vectorised, np.log is much faster."""
+    exp of log sigmoid; the blend that the division would need for x >= 0 is left out). The logs three ways: with
+    np.log1p; as np.log of 1 + z (a lower bound of any accurate way through np.log, which must then correct for the
+    rounding of 1 + z: where NumPy's log1p is not vectorised, np.log is much faster); and, as the mean and the sum
+    need only their total, as one np.log per product of 256 numbers 1 + z, multiplied in float64 (module 04's
+    _log1p_sum, without the correction it must add)."""
     flat, out = x.reshape(-1), np.empty(x.size, x.dtype)  # out: as the gradient, an array of x's size
 
-    def passes(through_log, copysign):
+    def passes(log, copysign):
         def work(part):
             n = part.stop - part.start
             z, u = _scratch((n,), x.dtype), _scratch((n,), x.dtype, slot=1)  # the thread's own, reused
@@ -176,16 +178,18 @@ def irreducible_bce_with_logits(x):
                 np.abs(flat[part], out=z)
                 np.negative(z, out=z)
             np.exp(z, out=z)
-            if through_log:
-                np.add(z, 1, out=u)
-                np.log(u, out=out[part])
-            else:
+            if log == "log1p":
                 np.log1p(z, out=out[part])
-                np.add(z, 1, out=u)
+            np.add(z, 1, out=u)
+            if log == "log":
+                np.log(u, out=out[part])
+            elif log == "products":
+                whole = n // 256 * 256
+                np.log(np.multiply.reduce(u[:whole].reshape(256, -1), axis=0, dtype=np.float64))
             np.divide(z, u, out=out[part])
         return _ways(x.size, work)
-    return tuple(way for through_log in (False, True) for copysign in (True, False)
-                 for way in passes(through_log, copysign))
+    return tuple(way for log in ("log1p", "log", "products") for copysign in (True, False)
+                 for way in passes(log, copysign))
 
 
 def irreducible_mlp_step(x, params):

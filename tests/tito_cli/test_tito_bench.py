@@ -175,7 +175,7 @@ def test_every_case_has_floors_of_its_own_shape(bench, floors):
     assert floor()[1].shape == (8, 10) and len(ways) == 4  # the gradient of the case's logits; four ways
     floor, ways = found["BCE with logits 10^6"][1]()
     assert floor()[1].shape == (10**6,)
-    assert len(ways) == 16  # log1p and log, -|x| by copysign or abs, each of the four ways
+    assert len(ways) == 24  # log1p, log and products, -|x| by copysign or abs, each of the four ways
     for label, loss in (("MSE 4096 x 1000", "mse_loss"), ("BCE 4096 x 1000", "binary_cross_entropy")):
         floor, ways = found[label][1]()  # the plain floor is the case's loss and gradient, as PyTorch has them
         value, grad = floor()
