@@ -5,6 +5,7 @@ per 4 KiB written. Each probe runs in a fresh interpreter, because the threshold
 process's own; the probe without tinytorch shows that the probe can see the faults at all (another C library
 may keep the memory anyway: then there is nothing to test, and the test is skipped).
 """
+import importlib.util
 import json
 import os
 import subprocess
@@ -12,8 +13,6 @@ import sys
 from pathlib import Path
 
 import pytest
-
-import tinytorch
 
 pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="page faults counted on Linux only")
 
@@ -39,7 +38,8 @@ print(json.dumps({"faults": resource.getrusage(resource.RUSAGE_SELF).ru_minflt -
 
 def probe(what):
     """The probe's page faults over 20 churns (after one untimed churn), and its peak memory after the imports."""
-    env = dict(os.environ, PYTHONPATH=str(Path(tinytorch.__file__).resolve().parent.parent))
+    package = Path(importlib.util.find_spec("tinytorch").origin).resolve().parent  # the tinytorch these tests run on
+    env = dict(os.environ, PYTHONPATH=str(package.parent))
     done = subprocess.run([sys.executable, "-c", PROBE, what], capture_output=True, text=True, env=env, timeout=120)
     assert done.returncode == 0, done.stderr
     return json.loads(done.stdout)

@@ -24,6 +24,7 @@ SCREENSHOTS = ROOT / "site" / "_build" / "screenshots"
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                  "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+PAGE_TIMEOUT_MS = 120_000
 REQUIRED = "browser" in {n.strip() for n in os.environ.get("TINYTORCH_REQUIRE", "").split(",")}
 
 
@@ -94,8 +95,10 @@ class Visit:
         self.page.on("console", self._console)
         self.page.on("pageerror", lambda e: self.problems.append(f"page error: {e}"))
         self.page.on("response", lambda r: r.status >= 400 and self.problems.append(f"HTTP {r.status}: {r.url}"))
-        self.page.goto(url, wait_until="load")
-        self.page.wait_for_load_state("networkidle")
+        # generous timeouts: these tests check what a page loads, not how fast a busy two-core machine loads it (a
+        # CI run once passed Playwright's default 30 s waiting for the network to go quiet)
+        self.page.goto(url, wait_until="load", timeout=PAGE_TIMEOUT_MS)
+        self.page.wait_for_load_state("networkidle", timeout=PAGE_TIMEOUT_MS)
 
     def _only_local(self, route):
         host = urllib.parse.urlsplit(route.request.url).hostname
