@@ -13,10 +13,12 @@ def _keep_freed_memory(nbytes=31 * 2**20):
     twice the threshold is free there. A training step makes and drops arrays of a few hundred KiB (batch 1024:
     (1024, 128) float32 is 512 KiB), so each step came back to fresh pages, one page fault per 4 KiB written:
     442 faults in the digits MLP's step at batch 1024, which took 2.1 ms instead of 0.97 ms, measured on a
-    two-core VM (benchmarks/bench_losses.py's step, in a process without PyTorch: an import of PyTorch had
+    two-core VM (benchmarks/bench_losses.py's step, in a process where PyTorch had not run: one call of it had
     hidden it). glibc raises both thresholds when a block above the threshold is freed, up to 32 MiB (see
-    mallopt(3), "M_MMAP_THRESHOLD"): freeing this block of 31 MiB raises them to about 31 and 62 MiB. The block
-    is never written, so it costs no page; under other C libraries it is one allocation and nothing more.
+    mallopt(3), "M_MMAP_THRESHOLD"): freeing this block of 31 MiB raises them to about 31 and 62 MiB, so up to
+    62 MiB of freed memory stays with the process for its next arrays instead of going back to the kernel. The
+    block itself is never written, so it costs no page; under other C libraries (or with MALLOC_MMAP_THRESHOLD_
+    set, which turns the adjustment off) it is one allocation and nothing more.
     """
     np.empty(nbytes, np.uint8)  # made and freed at once
 
